@@ -1,0 +1,31 @@
+# Two commands for a newcomer:  `make demo`  and  `make test`.
+# Both create .venv (Python 3.11) when it is missing and install evalkit into it.
+PYTHON ?= python3
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.evalkit-installed
+
+.PHONY: demo test install bench clean-demo
+
+$(STAMP): pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	# torch/torchvision pinned in pyproject.toml; the rest resolves against them.
+	$(PY) -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+## Main job on bundled example data (scikit-image photos): outputs under reports/demo/
+demo: $(STAMP)
+	$(PY) -m evalkit.demo --out reports/demo
+
+## The test suite (offline; uses only data the tests make or packages ship)
+test: $(STAMP)
+	$(PY) -m pytest -q
+
+bench: $(STAMP)
+	$(PY) bench/metrics.py
+
+clean-demo:
+	rm -rf reports/demo

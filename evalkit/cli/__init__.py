@@ -1,0 +1,70 @@
+"""The ``evalkit`` command: one entry point, one thin sub-parser per verb.
+
+Each verb lives in its own module exposing ``add_parser(subparsers)``; the parser it adds sets
+``func`` to a function ``run(args) -> int``.  Library errors (:class:`~evalkit.errors.EvalkitError`)
+become a one-line message on stderr and exit status 1; only this module turns errors into exit
+codes.  Verb modules keep heavy imports (torch, streamlit) inside ``run`` so ``--help`` is fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+from evalkit import __version__
+from evalkit.errors import EvalkitError
+
+#: (module, description) of every verb, in the order ``evalkit --help`` lists them.
+VERB_MODULES: tuple[str, ...] = (
+    "evalkit.cli.metrics_cmd",      # evalkit metrics
+    "evalkit.cli.weights_cmd",      # evalkit weights status|fetch|import|convert-pim
+    "evalkit.cli.evaluate_cmd",     # evalkit evaluate
+    "evalkit.cli.rd_cmd",           # evalkit rd
+    "evalkit.cli.bd_cmd",           # evalkit bd
+    "evalkit.cli.table_cmd",        # evalkit table
+    "evalkit.cli.ratecontrol_cmd",  # evalkit ratecontrol
+    "baselines.cli",                # evalkit baseline, evalkit import-run
+    "study_app.cli",                # evalkit study init|check|serve|export
+    "reports.cli",                  # evalkit report
+)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="evalkit",
+        description="Judge image codecs the way CLIC papers do: metrics, RD curves, BD-rate, "
+                    "paper tables, blind A/B studies and reports.",
+    )
+    parser.add_argument("--version", action="version", version=f"evalkit {__version__}")
+    sub = parser.add_subparsers(dest="verb", metavar="VERB")
+    for mod_name in VERB_MODULES:
+        try:
+            mod = importlib.import_module(mod_name)
+        except ModuleNotFoundError as exc:
+            if exc.name == mod_name:  # verb not built yet
+                continue
+            raise
+        mod.add_parser(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 2
+    try:
+        return int(args.func(args) or 0)
+    except EvalkitError as exc:
+        msg = str(exc)
+        print(f"evalkit {args.verb}: error: {msg}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("evalkit: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

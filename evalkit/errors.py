@@ -1,0 +1,29 @@
+"""Named exceptions shared by the whole toolkit.
+
+Library code raises these; only the CLI turns them into one-line messages and exit codes,
+and only the study app turns them into on-page errors.
+"""
+
+
+class EvalkitError(Exception):
+    """Base class of every error evalkit raises on purpose (bad input, missing files...)."""
+
+
+class ImageError(EvalkitError):
+    """An image file cannot be used: unreadable, truncated, unsupported pixel format."""
+
+
+class ImagePairError(EvalkitError):
+    """A reference and a reconstruction cannot be compared (size or channel mismatch)."""
+
+
+class WeightsError(EvalkitError):
+    """A pretrained weight file is missing, has the wrong hash, or cannot be fetched."""
+
+
+class MetricError(EvalkitError):
+    """A metric name is unknown or a metric cannot be computed on the given input."""
+
+
+class LayoutError(EvalkitError):
+    """A refs/runs folder does not follow the documented layout."""

@@ -1,0 +1,208 @@
+"""Image loading and validation: any common format to uint8 RGB, with clear errors.
+
+Policy (also in the README):
+
+Converted silently
+  * EXIF orientation is applied (the pixels are turned the way a viewer shows them).
+  * Palette images ("P") are expanded to RGB(A); bilevel ("1") images become grayscale.
+  * An alpha channel that is fully opaque (every value 255) is dropped.
+  * Grayscale images are replicated to three channels -- but only when *both* images of a
+    pair are grayscale (see below).
+
+Refused with an :class:`~evalkit.errors.ImageError` naming the file
+  * unreadable, truncated or not-an-image files;
+  * an alpha channel that is not fully opaque (compositing would invent pixels);
+  * 16-bit (or float / 32-bit integer) samples: evalkit's metrics follow the 8-bit
+    conventions of the field and will not quietly drop precision;
+  * CMYK, YCbCr-as-stored or other colour models without an unambiguous RGB meaning.
+
+Refused for a pair with an :class:`~evalkit.errors.ImagePairError`
+  * reference and reconstruction of different sizes (both sizes are shown);
+  * one grayscale and one colour image.
+"""
+
+from __future__ import annotations
+
+import struct
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageFile, ImageOps, UnidentifiedImageError
+
+from evalkit.errors import ImageError, ImagePairError
+
+# Truncated files must fail loudly, never be padded with grey.
+ImageFile.LOAD_TRUNCATED_IMAGES = False
+
+_PLUGINS_REGISTERED = False
+
+#: File extensions evalkit reads as images (decoded by Pillow, pillow-heif or imagecodecs).
+IMAGE_EXTENSIONS = frozenset(
+    {".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff", ".ppm", ".pgm", ".pnm",
+     ".jp2", ".j2k", ".jpx", ".avif", ".heic", ".heif", ".jxl"}
+)
+
+
+def _register_plugins() -> None:
+    """Teach Pillow HEIF/AVIF through pillow-heif (once; optional)."""
+    global _PLUGINS_REGISTERED
+    if _PLUGINS_REGISTERED:
+        return
+    _PLUGINS_REGISTERED = True
+    try:
+        import pillow_heif
+
+        pillow_heif.register_heif_opener()
+        if hasattr(pillow_heif, "register_avif_opener"):
+            pillow_heif.register_avif_opener()
+    except ImportError:  # pragma: no cover - pillow-heif is a declared dependency
+        pass
+
+
+@dataclass(frozen=True)
+class LoadedImage:
+    """Decoded pixels plus what the file originally was.
+
+    Attributes:
+        pixels: ``(H, W, 3)`` uint8 array (grayscale files hold the gray plane three times).
+        path: the file it came from.
+        grayscale: True when the file stored a single (gray) channel.
+        source_mode: Pillow mode (or ``"imagecodecs"``) of the stored pixels.
+    """
+
+    pixels: np.ndarray
+    path: Path
+    grayscale: bool
+    source_mode: str
+
+    @property
+    def size(self) -> tuple[int, int]:
+        """``(width, height)``."""
+        return int(self.pixels.shape[1]), int(self.pixels.shape[0])
+
+
+def _png_bit_depth(path: Path) -> int | None:
+    """Bit depth from a PNG's IHDR chunk (Pillow reads 16-bit RGB PNGs as 8-bit silently)."""
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(26)
+    except OSError:
+        return None
+    if len(head) == 26 and head[:8] == b"\x89PNG\r\n\x1a\n" and head[12:16] == b"IHDR":
+        return struct.unpack(">B", head[24:25])[0]
+    return None
+
+
+def _from_array(arr: np.ndarray, path: Path) -> LoadedImage:
+    """Validate an array decoded by imagecodecs (formats Pillow cannot open)."""
+    if arr.dtype != np.uint8:
+        raise ImageError(f"{path}: {arr.dtype} samples are not supported; evalkit needs 8-bit images")
+    if arr.ndim == 2:
+        return LoadedImage(np.repeat(arr[:, :, None], 3, axis=2), path, True, "imagecodecs")
+    if arr.ndim == 3 and arr.shape[2] in (1, 2, 3, 4):
+        if arr.shape[2] in (2, 4):
+            alpha = arr[:, :, -1]
+            if alpha.min() < 255:
+                raise ImageError(f"{path}: has an alpha channel that is not fully opaque "
+                                 f"(min alpha {int(alpha.min())}); flatten it first")
+            arr = arr[:, :, :-1]
+        if arr.shape[2] == 1:
+            return LoadedImage(np.repeat(arr, 3, axis=2), path, True, "imagecodecs")
+        return LoadedImage(np.ascontiguousarray(arr), path, False, "imagecodecs")
+    raise ImageError(f"{path}: unsupported array shape {arr.shape}")
+
+
+def _decode_with_imagecodecs(path: Path) -> LoadedImage:
+    try:
+        import imagecodecs
+
+        arr = imagecodecs.imread(str(path))
+    except Exception as exc:  # imagecodecs raises many exception types
+        raise ImageError(f"{path}: cannot read image ({exc.__class__.__name__}: {exc})") from exc
+    return _from_array(np.asarray(arr), path)
+
+
+def read_image(path: str | Path) -> LoadedImage:
+    """Decode one image file to 8-bit RGB following the module's policy.
+
+    Args:
+        path: any format Pillow, pillow-heif or imagecodecs reads (PNG, JPEG, WebP, JPEG 2000,
+            AVIF, HEIC, JPEG XL, TIFF, BMP, PNM).
+
+    Raises:
+        ImageError: the file is missing, unreadable, truncated, 16-bit, has real transparency
+            or uses a colour model without a clear RGB meaning.
+
+    Example:
+        >>> img = read_image("kodim01.png")  # doctest: +SKIP
+        >>> img.pixels.shape, img.pixels.dtype
+        ((512, 768, 3), dtype('uint8'))
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise ImageError(f"{path}: no such file")
+    if _png_bit_depth(path) == 16:
+        raise ImageError(f"{path}: 16-bit PNG is not supported; evalkit needs 8-bit images "
+                         "(convert with e.g. `convert in.png -depth 8 out.png`)")
+    _register_plugins()
+    try:
+        with Image.open(path) as im:
+            im.load()
+            im = ImageOps.exif_transpose(im)
+    except UnidentifiedImageError:
+        if path.suffix.lower() in {".jxl", ".jp2", ".j2k", ".jpx", ".avif", ".heic", ".heif"}:
+            return _decode_with_imagecodecs(path)
+        raise ImageError(f"{path}: not a readable image file") from None
+    except (OSError, SyntaxError, ValueError) as exc:
+        raise ImageError(f"{path}: cannot read image ({exc})") from exc
+    return _from_pillow(im, path)
+
+
+def _from_pillow(im: Image.Image, path: Path) -> LoadedImage:
+    mode = im.mode
+    if mode in ("I;16", "I;16B", "I;16L", "I;16N", "I", "F"):
+        raise ImageError(f"{path}: {mode} samples (16/32-bit or float) are not supported; "
+                         "evalkit needs 8-bit images")
+    if mode == "1":
+        im = im.convert("L")
+    if mode == "P":
+        im = im.convert("RGBA" if "transparency" in im.info else "RGB")
+    if im.mode == "PA":
+        im = im.convert("RGBA")
+    if im.mode in ("RGBA", "LA", "RGBa", "La"):
+        alpha = np.asarray(im.getchannel("A"))
+        if alpha.min() < 255:
+            raise ImageError(f"{path}: has an alpha channel that is not fully opaque "
+                             f"(min alpha {int(alpha.min())}); flatten it first")
+        im = im.convert("RGB" if im.mode.startswith("RGB") else "L")
+    if im.mode == "L":
+        gray = np.asarray(im, dtype=np.uint8)
+        return LoadedImage(np.repeat(gray[:, :, None], 3, axis=2), path, True, mode)
+    if im.mode != "RGB":
+        raise ImageError(f"{path}: colour mode {im.mode} is not supported; save it as 8-bit RGB")
+    return LoadedImage(np.asarray(im, dtype=np.uint8).copy(), path, False, mode)
+
+
+def load_image(path: str | Path) -> np.ndarray:
+    """``(H, W, 3)`` uint8 pixels of one image (see :func:`read_image`)."""
+    return read_image(path).pixels
+
+
+def check_pair(ref: LoadedImage, dist: LoadedImage) -> None:
+    """Raise :class:`ImagePairError` unless two decoded images can be compared."""
+    if ref.pixels.shape[:2] != dist.pixels.shape[:2]:
+        (rw, rh), (dw, dh) = ref.size, dist.size
+        raise ImagePairError(f"size mismatch: reference {ref.path} is {rw}x{rh}, "
+                             f"reconstruction {dist.path} is {dw}x{dh}")
+    if ref.grayscale != dist.grayscale:
+        gray, colour = (ref, dist) if ref.grayscale else (dist, ref)
+        raise ImagePairError(f"grayscale/colour mismatch: {gray.path} is grayscale but "
+                             f"{colour.path} is colour")
+
+
+def load_pair(ref_path: str | Path, dist_path: str | Path) -> tuple[np.ndarray, np.ndarray]:
+    """Decode and validate a (reference, reconstruction) pair; returns two uint8 RGB arrays."""
+    ref, dist = read_image(ref_path), read_image(dist_path)
+    check_pair(ref, dist)
+    return ref.pixels, dist.pixels

@@ -1,0 +1,15 @@
+"""Image-quality metrics behind one registry (see :mod:`evalkit.metrics.registry`).
+
+Importing this package registers every metric. Use :func:`compute_pair` for one pair of
+uint8 images, or build a metric once with :func:`build_metric` and call it on batches.
+"""
+
+from __future__ import annotations
+
+from evalkit.metrics import psnr as _psnr  # noqa: F401  (registers)
+from evalkit.metrics import ssim as _ssim  # noqa: F401
+from evalkit.metrics.api import DEFAULT_METRICS, build_metric, compute_batch, compute_pair
+from evalkit.metrics.registry import REGISTRY, MetricSpec, get_spec, list_metrics, parse_metric_list
+
+__all__ = ["DEFAULT_METRICS", "REGISTRY", "MetricSpec", "build_metric", "compute_batch",
+           "compute_pair", "get_spec", "list_metrics", "parse_metric_list"]

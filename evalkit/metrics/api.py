@@ -1,0 +1,48 @@
+"""Convenience entry points over the registry: build once, compute on pairs or batches."""
+
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+import numpy as np
+import torch
+
+from evalkit.errors import MetricError
+from evalkit.metrics.registry import get_spec
+from evalkit.metrics.tensors import to_tensor
+
+#: Metrics computed when none are named (the ones that need no downloaded weights).
+DEFAULT_METRICS: tuple[str, ...] = ("psnr", "ssim", "ms_ssim")
+
+_BUILT: dict[tuple, Any] = {}
+
+
+def build_metric(name: str, device: str | torch.device = "cpu", **options: Any) -> Any:
+    """The ready-to-call metric ``name`` on ``device``, built once and reused.
+
+    ``options`` are passed to the metric's builder (e.g. ``weights_path=`` for LPIPS).
+    """
+    spec = get_spec(name)
+    key = (name, str(device), tuple(sorted((k, str(v)) for k, v in options.items())))
+    if key not in _BUILT:
+        _BUILT[key] = spec.build(device=device, **options)
+    return _BUILT[key]
+
+
+def compute_batch(refs: np.ndarray | Sequence[np.ndarray] | torch.Tensor,
+                  dists: np.ndarray | Sequence[np.ndarray] | torch.Tensor,
+                  name: str, device: str | torch.device = "cpu", **options: Any) -> np.ndarray:
+    """Metric ``name`` for each pair of a batch of same-size uint8 images -> float64 array."""
+    spec = get_spec(name)
+    if spec.kind != "pair":
+        raise MetricError(f"{name} is a set-level metric; compute it over a codec setting")
+    metric = build_metric(name, device, **options)
+    with torch.no_grad():
+        values = metric(to_tensor(refs, device), to_tensor(dists, device))
+    return values.detach().to("cpu", torch.float64).numpy().reshape(-1)
+
+
+def compute_pair(ref: np.ndarray, dist: np.ndarray, metrics: Sequence[str] = DEFAULT_METRICS,
+                 device: str | torch.device = "cpu") -> dict[str, float]:
+    """``{metric: value}`` for one pair of ``(H, W, 3)`` uint8 images."""
+    return {m: float(compute_batch(ref, dist, m, device)[0]) for m in metrics}

@@ -1,0 +1,45 @@
+"""Conversions between uint8 images and the float tensors metrics take."""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import numpy as np
+import torch
+
+from evalkit.errors import ImagePairError, MetricError
+
+
+def to_tensor(images: np.ndarray | Sequence[np.ndarray] | torch.Tensor,
+              device: str | torch.device = "cpu") -> torch.Tensor:
+    """uint8 ``(H, W, 3)`` array, a list of them (same size) or an ``(N, H, W, 3)`` array ->
+    float32 ``(N, 3, H, W)`` tensor with values in ``[0, 255]`` on ``device``.
+
+    Tensors already in ``(N, 3, H, W)`` layout are moved to ``device`` and cast to float32.
+    """
+    if isinstance(images, torch.Tensor):
+        t = images
+        if t.ndim == 3:
+            t = t.unsqueeze(0)
+        if t.ndim != 4 or t.shape[1] != 3:
+            raise MetricError(f"tensor images must be (N, 3, H, W), got {tuple(images.shape)}")
+        return t.to(device=device, dtype=torch.float32)
+    if isinstance(images, np.ndarray):
+        arr = images[None] if images.ndim == 3 else images
+    else:
+        shapes = {im.shape for im in images}
+        if len(shapes) != 1:
+            raise ImagePairError(f"a batch must hold images of one size, got {sorted(shapes)}")
+        arr = np.stack(list(images))
+    if arr.ndim != 4 or arr.shape[-1] != 3:
+        raise MetricError(f"images must be (H, W, 3) or (N, H, W, 3), got {arr.shape}")
+    if arr.dtype != np.uint8:
+        raise MetricError(f"images must be uint8, got {arr.dtype}")
+    t = torch.from_numpy(np.ascontiguousarray(arr)).to(device)
+    return t.permute(0, 3, 1, 2).to(torch.float32)
+
+
+def check_same_shape(ref: torch.Tensor, dist: torch.Tensor) -> None:
+    if ref.shape != dist.shape:
+        raise ImagePairError(f"reference and reconstruction shapes differ: "
+                             f"{tuple(ref.shape)} vs {tuple(dist.shape)}")

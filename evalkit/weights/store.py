@@ -1,0 +1,230 @@
+"""Finding, verifying, fetching and importing weight files (see :mod:`evalkit.weights`)."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import sys
+import tempfile
+import urllib.request
+from dataclasses import dataclass
+from importlib.util import find_spec
+from pathlib import Path
+
+from evalkit.errors import WeightsError
+from evalkit.weights.catalog import CATALOG, WeightFile, get_weight_file
+
+SKIP_HASH_ENV = "EVALKIT_SKIP_WEIGHT_HASH"
+WEIGHTS_DIR_ENV = "EVALKIT_WEIGHTS_DIR"
+
+_hash_cache: dict[tuple[str, int, int], str] = {}
+_warned_skip = False
+
+
+def weights_dir() -> Path:
+    """``$EVALKIT_WEIGHTS_DIR`` or ``~/.cache/evalkit/weights`` (not created here)."""
+    env = os.environ.get(WEIGHTS_DIR_ENV)
+    return Path(env).expanduser() if env else Path.home() / ".cache" / "evalkit" / "weights"
+
+
+def torch_hub_checkpoints() -> Path:
+    """``$TORCH_HOME/hub/checkpoints`` (torch's default when TORCH_HOME is unset)."""
+    torch_home = os.environ.get("TORCH_HOME")
+    if torch_home:
+        return Path(torch_home).expanduser() / "hub" / "checkpoints"
+    xdg = os.environ.get("XDG_CACHE_HOME", str(Path.home() / ".cache"))
+    return Path(xdg).expanduser() / "torch" / "hub" / "checkpoints"
+
+
+def _package_copy(entry: WeightFile) -> Path | None:
+    if entry.package is None:
+        return None
+    pkg, rel = entry.package
+    spec = find_spec(pkg)
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    cand = Path(list(spec.submodule_search_locations)[0]) / rel
+    return cand if cand.is_file() else None
+
+
+def sha256_of(path: str | Path) -> str:
+    """sha256 hex digest of a file (memoised per path, size and mtime)."""
+    path = Path(path)
+    st = path.stat()
+    key = (str(path.resolve()), st.st_size, st.st_mtime_ns)
+    if key not in _hash_cache:
+        h = hashlib.sha256()
+        with open(path, "rb") as fh:
+            for chunk in iter(lambda: fh.read(1 << 20), b""):
+                h.update(chunk)
+        _hash_cache[key] = h.hexdigest()
+    return _hash_cache[key]
+
+
+def hash_check_skipped() -> bool:
+    return os.environ.get(SKIP_HASH_ENV, "") not in ("", "0")
+
+
+def _verify(entry: WeightFile, path: Path) -> None:
+    global _warned_skip
+    if hash_check_skipped():
+        if not _warned_skip:
+            print(f"warning: {SKIP_HASH_ENV} is set: weight files are NOT hash-checked "
+                  "(results are not comparable with the official weights)", file=sys.stderr)
+            _warned_skip = True
+        return
+    if entry.sha256 is None:
+        return
+    digest = sha256_of(path)
+    if digest != entry.sha256:
+        raise WeightsError(f"{path}: sha256 {digest} does not match the official "
+                           f"{entry.filename} ({entry.sha256}); delete it and fetch it again "
+                           f"from {entry.url}")
+
+
+def candidates(entry: WeightFile, path: str | Path | None = None) -> list[Path]:
+    """Places searched for ``entry``, in resolution order."""
+    out: list[Path] = []
+    if path is not None:
+        p = Path(path).expanduser()
+        out.append(p / entry.filename if p.is_dir() else p)
+    out.append(weights_dir() / entry.filename)
+    out.append(torch_hub_checkpoints() / entry.filename)
+    pkg = _package_copy(entry)
+    if pkg is not None:
+        out.append(pkg)
+    return out
+
+
+def missing_message(entry: WeightFile, path: str | Path | None = None) -> str:
+    where = ", ".join(str(c) for c in candidates(entry, path))
+    return (f"weight file {entry.filename} (needed by {', '.join(entry.metrics)}) not found; "
+            f"looked in: {where}. Get it from {entry.url} and put it in {weights_dir()} "
+            f"(or set ${WEIGHTS_DIR_ENV}), e.g. `evalkit weights fetch {entry.name}` on a machine "
+            f"with internet, then `evalkit weights import {entry.filename}` here")
+
+
+def resolve(name: str, path: str | Path | None = None) -> Path:
+    """Path of a verified copy of weight file ``name`` (catalog key or official file name).
+
+    Raises:
+        WeightsError: not found anywhere (the message names the file, its URL and the
+            directory to put it in), or found with the wrong sha256.
+    """
+    entry = get_weight_file(name)
+    if path is not None:
+        explicit = candidates(entry, path)[0]
+        if not explicit.is_file():
+            raise WeightsError(f"{explicit}: no such weight file ({entry.filename}, from {entry.url})")
+        _verify(entry, explicit)
+        return explicit
+    for cand in candidates(entry):
+        if cand.is_file():
+            _verify(entry, cand)
+            return cand
+    raise WeightsError(missing_message(entry))
+
+
+@dataclass(frozen=True)
+class WeightStatus:
+    """One row of ``evalkit weights status``: state is present, missing or bad-hash."""
+
+    name: str
+    filename: str
+    state: str
+    path: str
+    metrics: str
+    url: str
+
+
+def status() -> list[WeightStatus]:
+    """State of every catalog entry (hashes are checked unless skipping is enabled)."""
+    rows = []
+    for entry in CATALOG.values():
+        found = next((c for c in candidates(entry) if c.is_file()), None)
+        if found is None:
+            state, where = "missing", str(weights_dir() / entry.filename)
+        else:
+            where = str(found)
+            try:
+                _verify(entry, found)
+                state = "present"
+            except WeightsError:
+                state = "bad-hash"
+        rows.append(WeightStatus(entry.name, entry.filename, state, where,
+                                 ",".join(entry.metrics), entry.url))
+    return rows
+
+
+def _atomic_copy_verified(entry: WeightFile, src: Path, dest_dir: Path) -> Path:
+    dest_dir.mkdir(parents=True, exist_ok=True)
+    _verify(entry, src)
+    fd, tmp = tempfile.mkstemp(dir=dest_dir, prefix=f".{entry.filename}.", suffix=".part")
+    os.close(fd)
+    try:
+        shutil.copyfile(src, tmp)
+        dest = dest_dir / entry.filename
+        os.replace(tmp, dest)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+    return dest
+
+
+def import_files(files: list[str | Path], dest_dir: str | Path | None = None) -> list[Path]:
+    """Copy official weight files (recognised by file name) into the weights directory,
+    verifying each one's sha256 first.  Nothing is copied if any file is unknown or bad."""
+    dest = Path(dest_dir) if dest_dir else weights_dir()
+    pairs = []
+    for f in files:
+        f = Path(f)
+        if not f.is_file():
+            raise WeightsError(f"{f}: no such file")
+        entry = get_weight_file(f.name)
+        _verify(entry, f)
+        pairs.append((entry, f))
+    return [_atomic_copy_verified(entry, f, dest) for entry, f in pairs]
+
+
+def fetch(names: list[str] | None = None, dest_dir: str | Path | None = None,
+          progress: bool = True, timeout: float = 30.0) -> list[Path]:
+    """Download catalog files (all when ``names`` is None) with a progress bar, verify them
+    and move them into place atomically.  Files already present and valid are skipped."""
+    from tqdm import tqdm
+
+    dest = Path(dest_dir) if dest_dir else weights_dir()
+    dest.mkdir(parents=True, exist_ok=True)
+    entries = [get_weight_file(n) for n in names] if names else list(CATALOG.values())
+    out = []
+    for entry in entries:
+        target = dest / entry.filename
+        if target.is_file():
+            try:
+                _verify(entry, target)
+                out.append(target)
+                continue
+            except WeightsError:
+                pass
+        fd, tmp = tempfile.mkstemp(dir=dest, prefix=f".{entry.filename}.", suffix=".part")
+        os.close(fd)
+        try:
+            try:
+                resp = urllib.request.urlopen(entry.url, timeout=timeout)
+            except OSError as exc:
+                raise WeightsError(f"cannot download {entry.filename} from {entry.url}: {exc}. "
+                                   f"On an offline machine, copy the file in with "
+                                   f"`evalkit weights import FILE`") from exc
+            total = int(resp.headers.get("Content-Length") or 0) or entry.size
+            with resp, open(tmp, "wb") as fh, tqdm(total=total, unit="B", unit_scale=True,
+                                                   desc=entry.filename, disable=not progress) as bar:
+                for chunk in iter(lambda: resp.read(1 << 16), b""):
+                    fh.write(chunk)
+                    bar.update(len(chunk))
+            _verify(entry, Path(tmp))
+            os.replace(tmp, target)
+        finally:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+        out.append(target)
+    return out

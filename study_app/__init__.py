@@ -1,0 +1,1 @@
+"""study_app package (see README)."""
