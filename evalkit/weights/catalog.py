@@ -60,3 +60,8 @@ def get_weight_file(name: str) -> WeightFile:
 # --- entries -------------------------------------------------------------------------------
 # (filled in by the metric work: torchvision AlexNet/VGG16, LPIPS linear layers, DISTS
 #  alpha/beta, the FID Inception, PIM checkpoints)
+
+# --- LPIPS / DISTS / torchvision backbones -------------------------------------------------
+
+
+# --- FID Inception / PIM -------------------------------------------------------------------

@@ -1,0 +1,80 @@
+"""What every output records: tool and library versions, settings, weight hashes, input hashes.
+
+Use :func:`provenance` to build the dict and :func:`write_sidecar` to store it as JSON beside an
+output (``results.csv`` -> ``results.csv.json``).  Nothing here prints or exits.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import platform
+import sys
+import tempfile
+from datetime import datetime, timezone
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+#: Distributions whose versions can change a number evalkit writes.
+TRACKED_PACKAGES = ("evalkit", "torch", "torchvision", "numpy", "scipy", "pandas", "pillow",
+                    "pytorch-msssim", "lpips", "torchmetrics", "piq", "imagecodecs",
+                    "pillow-heif", "bjontegaard", "matplotlib", "sqlalchemy", "streamlit")
+
+
+def package_versions(names: tuple[str, ...] = TRACKED_PACKAGES) -> dict[str, str | None]:
+    out: dict[str, str | None] = {}
+    for n in names:
+        try:
+            out[n] = metadata.version(n)
+        except metadata.PackageNotFoundError:
+            out[n] = None
+    return out
+
+
+def file_sha256(path: str | Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def provenance(settings: dict[str, Any] | None = None, **extra: Any) -> dict[str, Any]:
+    """A JSON-serialisable record of the environment plus the given settings and extras."""
+    return {
+        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "command": " ".join([Path(sys.argv[0]).name, *sys.argv[1:]]) if sys.argv else "",
+        "python": sys.version.split()[0],
+        "platform": platform.platform(),
+        "packages": package_versions(),
+        "settings": settings or {},
+        **extra,
+    }
+
+
+def atomic_write_text(path: str | Path, text: str) -> None:
+    """Write ``text`` to ``path`` via a temporary file and rename: never a half-written file."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w") as fh:
+            fh.write(text)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def sidecar_path(output: str | Path) -> Path:
+    output = Path(output)
+    return output.with_name(output.name + ".json")
+
+
+def write_sidecar(output: str | Path, record: dict[str, Any]) -> Path:
+    """Store ``record`` as ``<output>.json`` (atomically) and return its path."""
+    path = sidecar_path(output)
+    atomic_write_text(path, json.dumps(record, indent=2, sort_keys=True, default=str) + "\n")
+    return path
