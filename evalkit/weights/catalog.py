@@ -24,6 +24,7 @@ class WeightFile:
         metrics: metric names that need this file.
         description: one line for ``evalkit weights status``.
         package: a Python package that ships the file (``package``, ``relative/path``), if any.
+        sha512: hex digest where the publisher gives SHA-512 instead (e.g. the PIM archives).
     """
 
     name: str
@@ -34,6 +35,7 @@ class WeightFile:
     metrics: tuple[str, ...]
     description: str
     package: tuple[str, str] | None = None
+    sha512: str | None = None
 
 
 CATALOG: dict[str, WeightFile] = {}

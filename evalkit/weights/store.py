@@ -74,6 +74,14 @@ def _verify(entry: WeightFile, path: Path) -> None:
                   "(results are not comparable with the official weights)", file=sys.stderr)
             _warned_skip = True
         return
+    if entry.sha512 is not None:
+        h = hashlib.sha512()
+        with open(path, "rb") as fh:
+            for chunk in iter(lambda: fh.read(1 << 20), b""):
+                h.update(chunk)
+        if h.hexdigest() != entry.sha512:
+            raise WeightsError(f"{path}: sha512 does not match the official {entry.filename}; "
+                               f"delete it and fetch it again from {entry.url}")
     if entry.sha256 is None:
         return
     digest = sha256_of(path)
