@@ -27,3 +27,28 @@ class MetricError(EvalkitError):
 
 class LayoutError(EvalkitError):
     """A refs/runs folder does not follow the documented layout."""
+
+
+class ResultsError(EvalkitError):
+    """A results/summary table is missing, unreadable or lacks the columns a step needs."""
+
+
+class RDError(EvalkitError):
+    """RD curves or BD-rate cannot be computed (too few points, bad reference file...)."""
+
+
+class RateControlError(EvalkitError):
+    """A rate-control problem is ill-posed (unknown codec, missing sizes, bad budget...)."""
+
+
+class VoteDataError(EvalkitError):
+    """A vote table or a metric results table given to ``evalkit report`` cannot be used
+    (missing column, unknown answer value, empty comparison set...)."""
+
+
+class StudyError(EvalkitError):
+    """A study definition, trial plan, vote or vote database is invalid or unusable."""
+
+
+class CodecError(EvalkitError):
+    """A baseline codec is unknown, not available in this install, or failed on an image."""

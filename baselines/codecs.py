@@ -1,0 +1,453 @@
+"""Traditional image codecs run in-process through the field's usual libraries.
+
+One small class per codec; :class:`Codec` holds what they share (timing, bpp, validation,
+setting names).  Every codec encodes 8-bit RGB pixels to a real bitstream (the bytes a file
+of that format holds) and decodes that bitstream back to RGB pixels.
+
+==========  =================================  ===========================================
+name        library                            rate parameter (``value``)
+==========  =================================  ===========================================
+jpeg        Pillow / libjpeg-turbo, 4:2:0      quality 1..100
+jpeg444     Pillow / libjpeg-turbo, 4:4:4      quality 1..100
+webp        Pillow / libwebp, method 6         quality 0..100
+jpeg2000    Pillow / OpenJPEG, 9/7 wavelet     target bpp (OpenJPEG "rates" mode)
+avif        Pillow / libavif + libaom, speed 6 quality 0..100 (4:2:0)
+jxl         imagecodecs / libjxl, effort 7     quality 0..100 (libjxl's quality->distance)
+heic        pillow-heif / libheif + x265       quality 0..100 (4:2:0); closest stand-in for BPG
+==========  =================================  ===========================================
+
+Encoders run single-threaded (parallelism is across images, see :mod:`baselines.sweep`), which
+also keeps their output independent of the machine's core count.
+"""
+
+from __future__ import annotations
+
+import io
+import time
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from importlib import metadata
+from typing import Any, ClassVar
+
+import numpy as np
+
+from evalkit.errors import CodecError
+
+
+def _dist_version(name: str) -> str | None:
+    try:
+        return metadata.version(name)
+    except metadata.PackageNotFoundError:
+        return None
+
+
+@dataclass(frozen=True)
+class Encoded:
+    """One encode+decode of one image: the bitstream, its decoded pixels and the timings."""
+
+    bitstream: bytes
+    decoded: np.ndarray
+    encode_seconds: float
+    decode_seconds: float
+
+    @property
+    def nbytes(self) -> int:
+        return len(self.bitstream)
+
+
+def bits_per_pixel(nbytes: int, width: int, height: int) -> float:
+    """``nbytes * 8 / (width * height)``, the rate convention of :mod:`evalkit.layout`."""
+    return nbytes * 8.0 / (width * height)
+
+
+class Codec(ABC):
+    """Shared behaviour of the baseline codecs.
+
+    Subclasses set the class attributes and implement :meth:`_encode`, :meth:`_decode`,
+    :meth:`parameters`, :meth:`_check_available` and :meth:`versions`.
+    """
+
+    name: ClassVar[str]
+    extension: ClassVar[str]              # bitstream file extension, with the dot
+    value_name: ClassVar[str] = "quality"  # what the rate parameter means
+    setting_prefix: ClassVar[str] = "q"    # setting folder = prefix + value (``q75``)
+    minimum: ClassVar[float] = 0
+    maximum: ClassVar[float] = 100
+    integer: ClassVar[bool] = True
+    default_sweep: ClassVar[tuple[float, ...]]
+    description: ClassVar[str]
+
+    # -- what subclasses provide -------------------------------------------------------
+    @abstractmethod
+    def _encode(self, pixels: np.ndarray, value: float) -> bytes: ...
+
+    @abstractmethod
+    def _decode(self, data: bytes) -> np.ndarray: ...
+
+    @abstractmethod
+    def parameters(self, value: float) -> dict[str, Any]:
+        """Every encoder parameter used for ``value`` (recorded in run.json)."""
+
+    @abstractmethod
+    def _check_available(self) -> str | None:
+        """None when usable, else what is missing."""
+
+    @abstractmethod
+    def versions(self) -> dict[str, str | None]:
+        """Versions of the Python package and the C libraries doing the work."""
+
+    # -- shared ------------------------------------------------------------------------
+    def unavailable_reason(self) -> str | None:
+        """None when this codec can run here, else a sentence saying what is missing."""
+        try:
+            return self._check_available()
+        except ImportError as exc:
+            return f"cannot import {exc.name or exc}"
+
+    def require(self) -> None:
+        """Raise :class:`CodecError` if the codec cannot run in this install."""
+        reason = self.unavailable_reason()
+        if reason:
+            raise CodecError(f"codec {self.name!r} is not available: {reason}")
+
+    def grid(self) -> list[float]:
+        """Every value bpp matching may try, in increasing-rate order."""
+        return [float(v) for v in range(int(self.minimum), int(self.maximum) + 1)]
+
+    def check_value(self, value: float) -> float:
+        """Validate one rate parameter; returns it as int for integer codecs."""
+        try:
+            v = float(value)
+        except (TypeError, ValueError):
+            raise CodecError(f"{self.name} {self.value_name} must be a number, got {value!r}") from None
+        if not (self.minimum <= v <= self.maximum) or (self.integer and v != int(v)):
+            kind = "an integer" if self.integer else "a number"
+            raise CodecError(f"{self.name} {self.value_name} must be {kind} in "
+                             f"[{self.minimum:g}, {self.maximum:g}], got {value!r}")
+        return int(v) if self.integer else v
+
+    def setting_name(self, value: float) -> str:
+        """Setting folder name of a sweep point, e.g. ``q75`` or ``bpp0.25``."""
+        return f"{self.setting_prefix}{float(value):g}"
+
+    def encode(self, pixels: np.ndarray, value: float) -> tuple[bytes, float]:
+        """Bitstream of ``pixels`` (H, W, 3 uint8) at ``value`` and the encode wall time (s)."""
+        value = self.check_value(value)
+        if pixels.dtype != np.uint8 or pixels.ndim != 3 or pixels.shape[2] != 3:
+            raise CodecError(f"pixels must be an (H, W, 3) uint8 array, got {pixels.dtype} {pixels.shape}")
+        pixels = np.ascontiguousarray(pixels)
+        t0 = time.perf_counter()
+        data = bytes(self._encode(pixels, value))
+        return data, time.perf_counter() - t0
+
+    def finish(self, pixels: np.ndarray, data: bytes, encode_seconds: float) -> Encoded:
+        """Decode a bitstream made by :meth:`encode` (timed) into an :class:`Encoded`."""
+        t0 = time.perf_counter()
+        decoded = self.decode(data)
+        decode_seconds = time.perf_counter() - t0
+        if decoded.shape != pixels.shape:
+            raise CodecError(f"{self.name}: decoded shape {decoded.shape} differs from input {pixels.shape}")
+        return Encoded(data, decoded, encode_seconds, decode_seconds)
+
+    def encode_decode(self, pixels: np.ndarray, value: float) -> Encoded:
+        """Encode ``pixels`` at ``value`` and decode the resulting bitstream again."""
+        data, seconds = self.encode(pixels, value)
+        return self.finish(pixels, data, seconds)
+
+    def decode(self, data: bytes) -> np.ndarray:
+        """Decode a bitstream of this codec to (H, W, 3) uint8."""
+        arr = np.asarray(self._decode(data))
+        if arr.ndim == 2:
+            arr = np.repeat(arr[:, :, None], 3, axis=2)
+        if arr.dtype != np.uint8 or arr.ndim != 3 or arr.shape[2] != 3:
+            raise CodecError(f"{self.name}: decoder returned {arr.dtype} {arr.shape}, expected RGB uint8")
+        return np.ascontiguousarray(arr)
+
+
+# -- Pillow-based codecs --------------------------------------------------------------------
+def _pil_save(pixels: np.ndarray, fmt: str, **params: Any) -> bytes:
+    from PIL import Image
+
+    buf = io.BytesIO()
+    Image.fromarray(pixels, "RGB").save(buf, fmt, **params)
+    return buf.getvalue()
+
+
+def _pil_decode(data: bytes) -> np.ndarray:
+    from PIL import Image
+
+    with Image.open(io.BytesIO(data)) as im:
+        im.load()
+        return np.asarray(im.convert("RGB"))
+
+
+def _pil_feature(feature: str) -> str | None:
+    from PIL import features
+
+    return None if features.check(feature) else f"this Pillow build has no {feature} support"
+
+
+def _pil_versions(feature: str, lib: str) -> dict[str, str | None]:
+    from PIL import features
+
+    return {"pillow": _dist_version("pillow"), lib: features.version(feature)}
+
+
+class JpegCodec(Codec):
+    """JPEG through Pillow's libjpeg-turbo; optimised Huffman tables, baseline, no progressive."""
+
+    name = "jpeg"
+    extension = ".jpg"
+    minimum = 1
+    subsampling = "4:2:0"
+    default_sweep = (5, 10, 15, 20, 30, 40, 50, 60, 70, 80, 90)
+    description = "JPEG (libjpeg-turbo via Pillow), chroma 4:2:0"
+    _PIL_SUBSAMPLING = {"4:4:4": 0, "4:2:2": 1, "4:2:0": 2}
+
+    def parameters(self, value: float) -> dict[str, Any]:
+        return {"quality": int(value), "subsampling": self.subsampling, "optimize": True,
+                "progressive": False}
+
+    def _encode(self, pixels: np.ndarray, value: float) -> bytes:
+        p = self.parameters(value)
+        return _pil_save(pixels, "JPEG", quality=p["quality"], optimize=True, progressive=False,
+                         subsampling=self._PIL_SUBSAMPLING[self.subsampling])
+
+    def _decode(self, data: bytes) -> np.ndarray:
+        return _pil_decode(data)
+
+    def _check_available(self) -> str | None:
+        return _pil_feature("jpg")
+
+    def versions(self) -> dict[str, str | None]:
+        from PIL import features
+
+        return {**_pil_versions("jpg", "libjpeg"), "libjpeg_turbo": features.version("libjpeg_turbo")}
+
+
+class Jpeg444Codec(JpegCodec):
+    name = "jpeg444"
+    subsampling = "4:4:4"
+    description = "JPEG (libjpeg-turbo via Pillow), chroma 4:4:4"
+
+
+class WebpCodec(Codec):
+    name = "webp"
+    extension = ".webp"
+    default_sweep = (0, 5, 10, 20, 30, 40, 50, 60, 70, 80, 90)
+    description = "WebP lossy (libwebp via Pillow), method 6"
+
+    def parameters(self, value: float) -> dict[str, Any]:
+        return {"quality": int(value), "method": 6, "lossless": False, "exact": False}
+
+    def _encode(self, pixels: np.ndarray, value: float) -> bytes:
+        return _pil_save(pixels, "WEBP", **self.parameters(value))
+
+    def _decode(self, data: bytes) -> np.ndarray:
+        return _pil_decode(data)
+
+    def _check_available(self) -> str | None:
+        return _pil_feature("webp")
+
+    def versions(self) -> dict[str, str | None]:
+        return _pil_versions("webp", "libwebp")
+
+
+class Jpeg2000Codec(Codec):
+    """JPEG 2000 (OpenJPEG): the rate parameter is the target bpp, met by OpenJPEG's rate control.
+
+    OpenJPEG's "rates" mode takes a compression ratio against the raw 24-bit image, so a
+    target of ``b`` bpp is the ratio ``24 / b``.  It can overshoot by a fraction of a percent,
+    which is why bpp matching still searches a fine grid of targets.
+    """
+
+    name = "jpeg2000"
+    extension = ".jp2"
+    value_name = "target bpp"
+    setting_prefix = "bpp"
+    minimum = 0.005
+    maximum = 12.0
+    integer = False
+    default_sweep = (0.05, 0.1, 0.2, 0.3, 0.5, 0.75, 1.0, 1.5, 2.0)
+    description = "JPEG 2000 (OpenJPEG via Pillow), irreversible 9/7, rate-controlled"
+
+    def grid(self) -> list[float]:
+        # ~0.5 % steps: the finest difference a matched target needs in practice.
+        n = int(np.ceil(np.log(self.maximum / self.minimum) / np.log(1.005)))
+        return [float(v) for v in np.round(np.geomspace(self.minimum, self.maximum, n + 1), 5)]
+
+    def parameters(self, value: float) -> dict[str, Any]:
+        return {"target_bpp": float(value), "quality_mode": "rates",
+                "quality_layers": [24.0 / float(value)], "irreversible": True,
+                "num_resolutions": 6, "codeblock_size": [64, 64], "progression": "LRCP",
+                "mct": 1, "no_jp2": False}
+
+    def _encode(self, pixels: np.ndarray, value: float) -> bytes:
+        p = self.parameters(value)
+        return _pil_save(pixels, "JPEG2000", quality_mode="rates", quality_layers=p["quality_layers"],
+                         irreversible=True, num_resolutions=6, codeblock_size=(64, 64),
+                         progression="LRCP", mct=1, no_jp2=False)
+
+    def _decode(self, data: bytes) -> np.ndarray:
+        return _pil_decode(data)
+
+    def _check_available(self) -> str | None:
+        return _pil_feature("jpg_2000")
+
+    def versions(self) -> dict[str, str | None]:
+        return _pil_versions("jpg_2000", "openjpeg")
+
+
+class AvifCodec(Codec):
+    """AVIF through Pillow's libavif with the libaom encoder at speed 6 (libavif's default)."""
+
+    name = "avif"
+    extension = ".avif"
+    speed = 6
+    default_sweep = (5, 10, 20, 30, 40, 50, 60, 70, 80, 90)
+    description = "AVIF (libavif + libaom via Pillow), speed 6, 4:2:0"
+
+    def parameters(self, value: float) -> dict[str, Any]:
+        return {"quality": int(value), "speed": self.speed, "codec": "aom", "subsampling": "4:2:0",
+                "range": "full", "max_threads": 1}
+
+    def _encode(self, pixels: np.ndarray, value: float) -> bytes:
+        return _pil_save(pixels, "AVIF", **self.parameters(value))
+
+    def _decode(self, data: bytes) -> np.ndarray:
+        return _pil_decode(data)
+
+    def _check_available(self) -> str | None:
+        missing = _pil_feature("avif")
+        if missing:
+            return missing
+        from PIL import _avif
+
+        if not _avif.encoder_codec_available("aom"):
+            return "Pillow's libavif has no libaom encoder"
+        return None
+
+    def versions(self) -> dict[str, str | None]:
+        from PIL import _avif
+
+        return {**_pil_versions("avif", "libavif"), "av1_codecs": _avif.codec_versions()}
+
+
+class JxlCodec(Codec):
+    """JPEG XL through imagecodecs' libjxl; ``quality`` maps to a Butteraugli distance in libjxl."""
+
+    name = "jxl"
+    extension = ".jxl"
+    default_sweep = (1, 10, 20, 30, 40, 50, 60, 70, 80, 90)
+    description = "JPEG XL (libjxl via imagecodecs), effort 7"
+
+    def parameters(self, value: float) -> dict[str, Any]:
+        return {"level": int(value), "effort": 7, "lossless": False, "numthreads": 1}
+
+    def _encode(self, pixels: np.ndarray, value: float) -> bytes:
+        import imagecodecs
+
+        return imagecodecs.jpegxl_encode(pixels, **self.parameters(value))
+
+    def _decode(self, data: bytes) -> np.ndarray:
+        import imagecodecs
+
+        return imagecodecs.jpegxl_decode(data, numthreads=1)
+
+    def _check_available(self) -> str | None:
+        import imagecodecs
+
+        return None if imagecodecs.JPEGXL.available else "imagecodecs was built without libjxl"
+
+    def versions(self) -> dict[str, str | None]:
+        import imagecodecs
+
+        return {"imagecodecs": imagecodecs.__version__, "libjxl": imagecodecs.jpegxl_version()}
+
+
+class HeicCodec(Codec):
+    """HEIC (HEVC intra, x265 via libheif): the closest stand-in for BPG available here."""
+
+    name = "heic"
+    extension = ".heic"
+    default_sweep = (1, 5, 10, 15, 20, 25, 30, 35, 40, 50, 60)
+    description = "HEIC (libheif + x265 via pillow-heif), 4:2:0; HEVC intra like BPG"
+
+    def parameters(self, value: float) -> dict[str, Any]:
+        return {"quality": int(value), "chroma": 420, "encoder": "x265", "tile_size": 0,
+                "save_nclx_profile": _heif_option("SAVE_NCLX_PROFILE"),
+                "x265_preset": "libheif default"}
+
+    def _encode(self, pixels: np.ndarray, value: float) -> bytes:
+        import pillow_heif
+
+        h, w = pixels.shape[:2]
+        heif = pillow_heif.from_bytes(mode="RGB", size=(w, h), data=pixels.tobytes())
+        buf = io.BytesIO()
+        heif.save(buf, quality=int(value), chroma=420, tile_size=0)
+        return buf.getvalue()
+
+    def _decode(self, data: bytes) -> np.ndarray:
+        import pillow_heif
+
+        heif = pillow_heif.open_heif(io.BytesIO(data), convert_hdr_to_8bit=True)
+        if heif.mode != "RGB":
+            raise CodecError(f"heic: decoded mode {heif.mode}, expected RGB")
+        return np.asarray(heif)
+
+    def _check_available(self) -> str | None:
+        import pillow_heif
+
+        info = pillow_heif.libheif_info()
+        if "x265" not in (info.get("encoders") or {}):
+            return "pillow-heif's libheif has no x265 HEVC encoder"
+        return None
+
+    def versions(self) -> dict[str, str | None]:
+        import pillow_heif
+
+        info = pillow_heif.libheif_info()
+        return {"pillow-heif": _dist_version("pillow-heif"), "libheif": info.get("libheif"),
+                "encoder": info.get("HEIF"), "decoders": info.get("decoders")}
+
+
+#: Every codec by name, in the order the docs list them.
+CODECS: dict[str, type[Codec]] = {c.name: c for c in
+                                  (JpegCodec, Jpeg444Codec, WebpCodec, Jpeg2000Codec, AvifCodec,
+                                   JxlCodec, HeicCodec)}
+
+
+def get_codec(name: str) -> Codec:
+    """The codec called ``name``, checked to be usable here.
+
+    Raises:
+        CodecError: unknown name (the message lists the known ones) or missing library.
+    """
+    cls = CODECS.get(name)
+    if cls is None:
+        raise CodecError(f"codec must be one of {', '.join(CODECS)}, got {name!r}")
+    codec = cls()
+    codec.require()
+    return codec
+
+
+def parse_codec_list(text: str | list[str]) -> list[str]:
+    """``"jpeg,webp"`` -> ``["jpeg", "webp"]`` (validated names, duplicates removed)."""
+    names = text.split(",") if isinstance(text, str) else list(text)
+    out: list[str] = []
+    for n in (s.strip() for s in names):
+        if not n:
+            continue
+        if n not in CODECS:
+            raise CodecError(f"codec must be one of {', '.join(CODECS)}, got {n!r}")
+        if n not in out:
+            out.append(n)
+    if not out:
+        raise CodecError("codec list must name at least one codec, got nothing")
+    return out
+
+
+def _heif_option(name: str) -> Any:
+    import pillow_heif
+
+    return getattr(pillow_heif.options, name, None)

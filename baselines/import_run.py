@@ -1,0 +1,164 @@
+"""Bring reconstructions made elsewhere (HiFiC, a learned codec...) into the run layout.
+
+``import_run(recon_dir, runs_dir, codec, setting, bitstreams_dir=... | manifest=...)`` writes
+``runs_dir/<codec>/<setting>/`` with ``<image>.png`` per reconstruction and either the matching
+bitstream ``<image>.<ext>`` (its size is the rate) or a ``manifest.csv`` (``image,bytes`` or
+``image,bpp``), plus ``run.json`` naming the sources and their SHA-256.  PNG reconstructions are
+copied byte for byte; other image formats are decoded (:func:`evalkit.images.read_image`) and
+stored as PNG.  Everything is validated first and the folder appears atomically.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import shutil
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+from PIL import Image
+
+from baselines.staging import RunStager, write_png, write_run_json
+from evalkit.errors import LayoutError
+from evalkit.images import IMAGE_EXTENSIONS, read_image
+from evalkit.layout import MANIFEST_NAME, list_references, read_manifest
+from evalkit.provenance import file_sha256, provenance
+
+#: Columns of the table :func:`import_run` returns.
+IMPORT_COLUMNS = ("codec", "setting", "image", "width", "height", "bytes", "bpp", "rate_source",
+                  "run_dir")
+
+
+def _files_by_stem(folder: Path, what: str, *, images_only: bool) -> dict[str, Path]:
+    if not folder.is_dir():
+        raise LayoutError(f"{what} folder {folder} does not exist")
+    out: dict[str, Path] = {}
+    for p in sorted(folder.iterdir()):
+        if not p.is_file() or p.name.startswith(".") or p.name in (MANIFEST_NAME, "run.json"):
+            continue
+        if images_only and p.suffix.lower() not in IMAGE_EXTENSIONS:
+            continue
+        if p.stem in out:
+            raise LayoutError(f"{what} folder {folder} holds two files for {p.stem!r}: "
+                              f"{out[p.stem].name} and {p.name}")
+        out[p.stem] = p
+    if not out:
+        raise LayoutError(f"{what} folder {folder} holds no {'images' if images_only else 'files'}")
+    return out
+
+
+def import_run(recon_dir: str | Path, runs_dir: str | Path, codec: str, setting: str, *,
+               bitstreams_dir: str | Path | None = None, manifest: str | Path | None = None,
+               refs_dir: str | Path | None = None, overwrite: bool = False) -> pd.DataFrame:
+    """Import reconstructions with their rates as ``runs_dir/<codec>/<setting>``.
+
+    Args:
+        recon_dir: folder of reconstructions, one image per image name (stem).
+        runs_dir: root of the run layout.
+        codec, setting: destination names, e.g. ``hific`` / ``mi``.
+        bitstreams_dir: folder with one bitstream per reconstruction (same stem, any extension
+            except ``.png``); their sizes are the rates.
+        manifest: instead of bitstreams: CSV with ``image`` and ``bytes`` or ``bpp`` columns.
+        refs_dir: optional originals; when given, every reconstruction must have a reference of
+            the same size (checked before anything is written).
+        overwrite: replace an existing setting folder.
+
+    Returns:
+        One row per image with :data:`IMPORT_COLUMNS` (``bytes`` or ``bpp`` may be empty when
+        the manifest only gives the other; ``rate_source`` is ``bitstream`` or ``manifest``).
+
+    Raises:
+        LayoutError: missing folders, an image without a rate, stray names, size mismatch.
+        ImageError: a reconstruction or reference cannot be decoded.
+    """
+    if (bitstreams_dir is None) == (manifest is None):
+        raise LayoutError("give exactly one of bitstreams_dir or manifest as the rate source, got "
+                          f"bitstreams_dir={bitstreams_dir!r}, manifest={manifest!r}")
+    recon_dir = Path(recon_dir)
+    recons = _files_by_stem(recon_dir, "reconstruction", images_only=True)
+    decoded = {stem: read_image(p) for stem, p in recons.items()}  # validates every file first
+    rates: dict[str, tuple[int | None, float | None]] = {}
+    bitstreams: dict[str, Path] = {}
+    if bitstreams_dir is not None:
+        found = _files_by_stem(Path(bitstreams_dir), "bitstream", images_only=False)
+        missing = sorted(set(recons) - set(found))
+        if missing:
+            raise LayoutError(f"no bitstream in {bitstreams_dir} for: {', '.join(missing)}")
+        for stem in recons:
+            if found[stem].suffix.lower() == ".png":
+                raise LayoutError(f"bitstream {found[stem]} must not be a .png (that name is the "
+                                  "reconstruction's)")
+            bitstreams[stem] = found[stem]
+            rates[stem] = (found[stem].stat().st_size, None)
+    else:
+        manifest = Path(manifest)
+        if not manifest.is_file():
+            raise LayoutError(f"manifest {manifest} does not exist")
+        rows = read_manifest(manifest)
+        missing = sorted(set(recons) - set(rows))
+        if missing:
+            raise LayoutError(f"manifest {manifest} gives no rate for: {', '.join(missing)}")
+        rates = {stem: rows[stem] for stem in recons}
+    if refs_dir is not None:
+        refs = list_references(refs_dir)
+        unknown = sorted(set(recons) - set(refs))
+        if unknown:
+            raise LayoutError(f"reconstructions without a reference in {refs_dir}: {', '.join(unknown)}")
+        for stem, img in decoded.items():
+            ref = read_image(refs[stem])
+            if ref.size != img.size:
+                raise LayoutError(f"size mismatch: reference {refs[stem]} is {ref.size[0]}x{ref.size[1]}, "
+                                  f"reconstruction {recons[stem]} is {img.size[0]}x{img.size[1]}")
+    runs_dir = Path(runs_dir)
+    out_rows: list[dict[str, Any]] = []
+    images: dict[str, dict[str, Any]] = {}
+    with RunStager(runs_dir, overwrite=overwrite) as stager:
+        stager.check_free([runs_dir / codec / setting])
+        folder = stager.stage(codec, setting)
+        for stem, src in recons.items():
+            if src.suffix.lower() == ".png":
+                shutil.copyfile(src, folder / f"{stem}.png")
+            elif decoded[stem].grayscale:  # keep gray gray: evalkit refuses gray/colour pairs
+                Image.fromarray(decoded[stem].pixels[:, :, 0], "L").save(folder / f"{stem}.png")
+            else:
+                write_png(folder / f"{stem}.png", decoded[stem].pixels)
+            w, h = decoded[stem].size
+            nbytes, bpp = rates[stem]
+            info: dict[str, Any] = {"source": str(src.resolve()), "source_sha256": file_sha256(src),
+                                    "width": w, "height": h}
+            if stem in bitstreams:
+                shutil.copyfile(bitstreams[stem], folder / f"{stem}{bitstreams[stem].suffix}")
+                info.update(bitstream=f"{stem}{bitstreams[stem].suffix}",
+                            bitstream_source=str(bitstreams[stem].resolve()))
+            if nbytes is not None:
+                bpp = nbytes * 8.0 / (w * h)
+            info.update(bytes=nbytes, bpp=bpp)
+            images[stem] = info
+            out_rows.append({"codec": codec, "setting": setting, "image": stem, "width": w, "height": h,
+                             "bytes": nbytes, "bpp": bpp,
+                             "rate_source": "bitstream" if stem in bitstreams else "manifest"})
+        if manifest is not None:
+            _write_manifest(folder / MANIFEST_NAME, {s: rates[s] for s in recons})
+        settings = {"recon_dir": str(recon_dir.resolve()),
+                    "refs_dir": str(Path(refs_dir).resolve()) if refs_dir else None}
+        if manifest is not None:
+            settings.update(manifest=str(Path(manifest).resolve()), manifest_sha256=file_sha256(manifest))
+        else:
+            settings["bitstreams_dir"] = str(Path(bitstreams_dir).resolve())
+        write_run_json(folder, provenance(settings=settings, kind="import", codec=codec,
+                                          setting=setting, images=images))
+        done = stager.commit()
+    table = pd.DataFrame(out_rows)
+    table["run_dir"] = str(done[0])
+    return table.loc[:, list(IMPORT_COLUMNS)]
+
+
+def _write_manifest(path: Path, rates: dict[str, tuple[int | None, float | None]]) -> None:
+    """``image,bytes,bpp`` (only the known value of each row is filled)."""
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(["image", "bytes", "bpp"])
+    for stem, (nbytes, bpp) in sorted(rates.items()):
+        w.writerow([stem, "" if nbytes is None else nbytes, "" if nbytes is not None or bpp is None else repr(bpp)])
+    path.write_text(buf.getvalue())

@@ -1,0 +1,41 @@
+"""``evalkit table results.csv``: the per-image paper table (best per image in bold)."""
+
+from __future__ import annotations
+
+import argparse
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "table", help="per-image paper table: image x codec setting, bpp + metrics",
+        description="Print the per-image table papers show (rows image x codec setting, columns "
+                    "bpp and metrics), best metric value per image in bold; LaTeX uses booktabs.")
+    p.add_argument("results", help="results table (.csv/.parquet) from `evalkit evaluate`")
+    p.add_argument("--images", default="", help="images to include, comma-separated, in order")
+    p.add_argument("--codecs", default="",
+                   help="codec or codec/setting entries to include, comma-separated")
+    p.add_argument("--metrics", default="", help="metric columns (default: all in the table)")
+    p.add_argument("--format", choices=("markdown", "latex", "csv"), default="markdown")
+    p.add_argument("--out", default=None, help="write the table here instead of printing it")
+    p.set_defaults(func=run)
+
+
+def _split(text: str) -> list[str] | None:
+    return [t.strip() for t in text.split(",") if t.strip()] or None
+
+
+def run(args: argparse.Namespace) -> int:
+    from evalkit.evaluate.results import read_results
+    from evalkit.paper_table import paper_table
+    from evalkit.provenance import atomic_write_text, provenance, write_sidecar
+
+    results = read_results(args.results)
+    text = paper_table(results, images=_split(args.images), codecs=_split(args.codecs),
+                       metrics=_split(args.metrics), fmt=args.format)
+    if args.out:
+        atomic_write_text(args.out, text)
+        write_sidecar(args.out, provenance({k: v for k, v in vars(args).items() if k != "func"}))
+        print(f"wrote {args.out}")
+    else:
+        print(text, end="")
+    return 0

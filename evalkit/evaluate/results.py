@@ -1,0 +1,128 @@
+"""The results and summary tables: their columns, and reading/writing them (CSV or Parquet).
+
+Results table (one row per ``(codec, setting, image)``), the contract read by ``evalkit rd``,
+``bd``, ``table``, ``ratecontrol`` and the reports:
+
+=========  ==========================================================================
+codec      codec folder name (``runs/<codec>/``)
+setting    operating-point folder name (``runs/<codec>/<setting>/``)
+image      image name (file stem of the reference)
+width      width of the original in pixels
+height     height of the original in pixels
+bytes      compressed size in bytes (bitstream size or manifest ``bytes``); empty (NA)
+           when the manifest only gave ``bpp``
+bpp        bits per pixel of the original: ``bytes * 8 / (width * height)`` (or the
+           manifest's ``bpp``)
+<metric>   one column per pair-level metric, named as in the metric registry
+           (``psnr``, ``ssim``, ``ms_ssim``, ``lpips``, ``dists``...); PSNR of identical
+           images is ``inf``
+=========  ==========================================================================
+
+Summary table (one row per ``(codec, setting)``):
+
+==============  ===================================================================
+codec, setting  as above
+images          number of images
+pixels          total pixels of the originals
+bytes           total bytes (NA if any image's bytes are unknown)
+bpp             mean of the per-image bpp (CompressAI convention)
+bpp_agg         total bits / total pixels (CLIC convention)
+<metric>        mean of the per-image values of each pair-level metric
+psnr_agg        PSNR of the MSE pooled over every pixel of every image (needs ``psnr``)
+ms_ssim_agg     pixel-count-weighted mean of MS-SSIM (needs ``ms_ssim``)
+<set metric>    set-level metrics (``fid``, ``kid``) over all images of the setting
+==============  ===================================================================
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+import pandas as pd
+
+from evalkit.errors import ResultsError
+
+#: Leading columns of the results table, in order; metric columns follow.
+RESULT_COLUMNS: tuple[str, ...] = ("codec", "setting", "image", "width", "height", "bytes", "bpp")
+#: Leading columns of the summary table; metric means, aggregates and set metrics follow.
+SUMMARY_COLUMNS: tuple[str, ...] = ("codec", "setting", "images", "pixels", "bytes", "bpp",
+                                    "bpp_agg")
+#: Columns of the summary that are CLIC aggregates (not metric means).
+AGGREGATE_COLUMNS: tuple[str, ...] = ("bpp_agg", "psnr_agg", "ms_ssim_agg")
+
+_FORMATS = {".csv": "csv", ".parquet": "parquet", ".pq": "parquet"}
+
+
+def table_format(path: str | Path) -> str:
+    """``"csv"`` or ``"parquet"`` from the file suffix; raises :class:`ResultsError` otherwise."""
+    suffix = Path(path).suffix.lower()
+    if suffix not in _FORMATS:
+        raise ResultsError(f"table file must end in .csv or .parquet, got {str(path)!r}")
+    return _FORMATS[suffix]
+
+
+def metric_columns(df: pd.DataFrame) -> list[str]:
+    """Metric columns of a results table (everything after the leading columns)."""
+    return [c for c in df.columns if c not in RESULT_COLUMNS]
+
+
+def check_results(df: pd.DataFrame, metrics: list[str] | tuple[str, ...] = ()) -> None:
+    """Raise :class:`ResultsError` unless ``df`` has the results columns (and ``metrics``)."""
+    missing = [c for c in (*RESULT_COLUMNS, *metrics) if c not in df.columns]
+    if missing:
+        raise ResultsError(f"results table must have columns {', '.join(missing)}; "
+                           f"got {', '.join(map(str, df.columns))}")
+    if df.empty:
+        raise ResultsError("results table must have at least one row, got none")
+
+
+def read_table(path: str | Path) -> pd.DataFrame:
+    """Read a results or summary table written by :func:`write_table` (CSV or Parquet)."""
+    path = Path(path)
+    fmt = table_format(path)
+    if not path.is_file():
+        raise ResultsError(f"{path}: no such results file")
+    try:
+        if fmt == "csv":
+            df = pd.read_csv(path, dtype={"codec": str, "setting": str, "image": str})
+        else:
+            df = pd.read_parquet(path)
+    except Exception as exc:  # pandas/pyarrow raise many types
+        raise ResultsError(f"{path}: cannot read table ({exc.__class__.__name__}: {exc})") from exc
+    if "bytes" in df.columns:
+        df["bytes"] = df["bytes"].astype("Int64")
+    return df
+
+
+def read_results(path: str | Path, metrics: list[str] | tuple[str, ...] = ()) -> pd.DataFrame:
+    """Read and validate a results table (see the module docstring for its columns)."""
+    df = read_table(path)
+    check_results(df, metrics)
+    return df
+
+
+def write_table(df: pd.DataFrame, path: str | Path) -> Path:
+    """Write ``df`` to ``path`` (``.csv`` or ``.parquet``) atomically (temp file + rename)."""
+    path = Path(path)
+    fmt = table_format(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(fd)
+    try:
+        if fmt == "csv":
+            df.to_csv(tmp, index=False, float_format="%.10g")
+        else:
+            df.to_parquet(tmp, index=False)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+    return path
+
+
+def default_summary_path(out: str | Path) -> Path:
+    """``results.csv`` -> ``results.summary.csv`` (same format, same folder)."""
+    out = Path(out)
+    return out.with_name(f"{out.stem}.summary{out.suffix}")

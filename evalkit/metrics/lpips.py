@@ -1,0 +1,132 @@
+"""LPIPS v0.1 (Zhang et al. 2018) through the ``lpips`` package: ``lpips`` (AlexNet, the
+field's default) and ``lpips_vgg`` (VGG16).
+
+Convention: images with values in [0, 255] are mapped to [-1, 1] (``x / 127.5 - 1``) inside,
+as the reference code expects; one value per image (spatial average), lower is better.  No
+gradients are kept.
+
+Weights: the ImageNet backbone (torchvision ``alexnet-owt-7be5be79.pth`` /
+``vgg16-397923af.pth``) and the v0.1 linear layers (``alex.pth`` / ``vgg.pth``, shipped inside
+the ``lpips`` package) are resolved through :mod:`evalkit.weights`.  The ``lpips`` network is
+built with a randomly initialised trunk (``pnet_rand=True``, so it never downloads) and both
+files are then loaded with their keys checked -- ``lpips`` itself loads the linear layers with
+``strict=False``, which would silently accept a wrong file.
+"""
+
+from __future__ import annotations
+
+import warnings
+from importlib import metadata
+from pathlib import Path
+
+import torch
+
+from evalkit.errors import MetricError, WeightsError
+from evalkit.metrics.backbones import backbone_features, load_weight_file
+from evalkit.metrics.registry import MetricSpec, register
+from evalkit.metrics.tensors import check_same_shape
+from evalkit.weights import resolve
+
+#: metric name -> (lpips ``net``, torchvision backbone, catalog name of the linear layers)
+VARIANTS: dict[str, tuple[str, str, str]] = {
+    "lpips": ("alex", "alexnet", "lpips_v0.1_alex"),
+    "lpips_vgg": ("vgg", "vgg16", "lpips_v0.1_vgg"),
+}
+#: smallest image side each trunk accepts (AlexNet's 11x11/4 conv and pools; VGG's 4 pools).
+MIN_SIDE = {"alex": 31, "vgg": 16}
+
+try:
+    _LPIPS_VERSION = metadata.version("lpips")
+except metadata.PackageNotFoundError:  # pragma: no cover - declared dependency
+    _LPIPS_VERSION = "unknown"
+
+
+class LPIPSMetric(torch.nn.Module):
+    """Callable ``metric(ref, dist) -> Tensor[N]`` on ``(N, 3, H, W)`` tensors in [0, 255]."""
+
+    def __init__(self, model: torch.nn.Module, name: str, min_side: int) -> None:
+        super().__init__()
+        self.model = model
+        self.name = name
+        self.min_side = min_side
+
+    @torch.no_grad()
+    def forward(self, ref: torch.Tensor, dist: torch.Tensor) -> torch.Tensor:
+        check_same_shape(ref, dist)
+        h, w = ref.shape[-2:]
+        if min(h, w) < self.min_side:
+            raise MetricError(f"{self.name} needs images whose short side is at least "
+                              f"{self.min_side} px, got {w}x{h}")
+        x = ref.float() / 127.5 - 1.0
+        y = dist.float() / 127.5 - 1.0
+        return self.model(x, y).reshape(-1).to(torch.float64)
+
+
+def _load_linear_layers(model: torch.nn.Module, file: Path) -> None:
+    state = load_weight_file(file)
+    # ``lins.<k>`` are the same modules as ``lin<k>`` (a ModuleList view); files use ``lin<k>``.
+    expected = {k for k in model.state_dict() if k.startswith("lin") and not k.startswith("lins.")}
+    if set(state) != expected:
+        raise WeightsError(f"{file}: is not an LPIPS v0.1 linear-layer file for this network "
+                           f"(unexpected keys {sorted(set(state) - expected)[:3]}, "
+                           f"missing keys {sorted(expected - set(state))[:3]})")
+    current = model.state_dict()
+    for key in sorted(expected):
+        if tuple(state[key].shape) != tuple(current[key].shape):
+            raise WeightsError(f"{file}: is not an LPIPS v0.1 linear-layer file for this network "
+                               f"({key} has shape {tuple(state[key].shape)}, expected "
+                               f"{tuple(current[key].shape)})")
+    model.load_state_dict(state, strict=False)
+
+
+def _load_trunk(model: torch.nn.Module, arch: str, path: str | Path | None) -> None:
+    # lpips splits torchvision's ``features`` into slices keeping the layer indices as names,
+    # so ``net.sliceK.<i>.<param>`` is torchvision's ``features.<i>.<param>``.
+    src = backbone_features(arch, path).state_dict()
+    mapped = {}
+    for key in model.net.state_dict():
+        _slice, idx, param = key.split(".", 2)
+        mapped[key] = src[f"{idx}.{param}"]
+    model.net.load_state_dict(mapped, strict=True)
+
+
+def build_lpips(name: str = "lpips", device: str | torch.device = "cpu",
+                backbone_path: str | Path | None = None,
+                linear_path: str | Path | None = None) -> LPIPSMetric:
+    """Ready LPIPS metric ``name`` (``lpips`` or ``lpips_vgg``) on ``device``.
+
+    Args:
+        backbone_path: explicit torchvision backbone file (else the weights resolution order).
+        linear_path: explicit v0.1 linear-layer file (else resolved; the ``lpips`` package
+            copy is the last place looked).
+
+    Raises:
+        WeightsError: a file is missing (the message names it, its URL and the directory to
+            put it in), has the wrong hash, or is not the expected network.
+    """
+    if name not in VARIANTS:
+        raise MetricError(f"LPIPS variant must be one of {sorted(VARIANTS)}, got {name!r}")
+    net, arch, linear_name = VARIANTS[name]
+    linear_file = resolve(linear_name, linear_path)
+    import lpips as lpips_pkg
+
+    with warnings.catch_warnings():
+        # lpips still passes torchvision's deprecated ``pretrained=`` flag (False here).
+        warnings.filterwarnings("ignore", category=UserWarning, module="torchvision")
+        model = lpips_pkg.LPIPS(net=net, version="0.1", pretrained=False, pnet_rand=True,
+                                verbose=False)
+    _load_linear_layers(model, linear_file)
+    _load_trunk(model, arch, backbone_path)
+    model.eval()
+    model.requires_grad_(False)
+    return LPIPSMetric(model, name, MIN_SIDE[net]).to(device)
+
+
+for _name, (_net, _arch, _linear) in VARIANTS.items():
+    register(MetricSpec(
+        name=_name, higher_is_better=False, needs_weights=(_arch, _linear),
+        version=f"v0.1/lpips-{_LPIPS_VERSION}", kind="pair",
+        build=lambda device="cpu", _n=_name, **opts: build_lpips(_n, device, **opts),
+        description=f"LPIPS v0.1, {'AlexNet' if _net == 'alex' else 'VGG16'} trunk "
+                    "(inputs mapped to [-1, 1])",
+    ))

@@ -1,0 +1,165 @@
+"""The per-image table papers print (e.g. CLIC 2021 MCM, Table 1): image x method, bpp + metrics.
+
+Rows are ``image, codec, setting`` (one per operating point), columns ``bpp`` and the chosen
+metrics.  The best value of each metric *per image* is bold (highest for higher-is-better
+metrics, lowest for the others; ties are all bold); bpp is the rate, so it is never bold.
+
+Formats: ``markdown`` (pipe table, ``**bold**``), ``latex`` (booktabs: ``\\toprule``,
+``\\midrule`` between images, ``\\bottomrule``; ``\\textbf``; needs ``\\usepackage{booktabs}``)
+and ``csv`` (full-precision numbers, no bold).
+"""
+
+from __future__ import annotations
+
+import io
+import math
+from typing import Sequence
+
+import numpy as np
+import pandas as pd
+
+from evalkit.errors import ResultsError
+
+FORMATS = ("markdown", "latex", "csv")
+#: Decimals shown per column (others: 4).
+DIGITS = {"bpp": 3, "psnr": 2, "psnr_agg": 2, "fid": 2, "kid": 4, "ssim": 4, "ms_ssim": 4,
+          "lpips": 4, "dists": 4}
+_HEADERS = {"bpp": "Bpp", "psnr": "PSNR", "ssim": "SSIM", "ms_ssim": "MS-SSIM",
+            "lpips": "LPIPS", "dists": "DISTS", "pim": "PIM", "fid": "FID", "kid": "KID",
+            "image": "Image", "codec": "Codec", "setting": "Setting"}
+
+
+def _fmt_number(v, digits: int, latex: bool) -> str:
+    if v is None or (isinstance(v, float) and math.isnan(v)) or v is pd.NA:
+        return "--" if latex else "–"
+    if isinstance(v, (float, np.floating)):
+        if math.isinf(v):
+            return ("$\\infty$" if v > 0 else "$-\\infty$") if latex else ("inf" if v > 0 else "-inf")
+        return f"{v:.{digits}f}"
+    return str(v)
+
+
+def _latex_escape(text: str) -> str:
+    for a, b in (("\\", "\\textbackslash{}"), ("&", "\\&"), ("%", "\\%"), ("_", "\\_"),
+                 ("#", "\\#"), ("$", "\\$"), ("{", "\\{"), ("}", "\\}")):
+        text = text.replace(a, b) if a != "\\" else text.replace(a, "\x00")
+    return text.replace("\x00", "\\textbackslash{}")
+
+
+def render(df: pd.DataFrame, fmt: str = "markdown", *, digits: int | dict | None = None,
+           bold: dict[str, set] | None = None, group: str | None = None) -> str:
+    """Render ``df`` as ``markdown``, ``latex`` (booktabs) or ``csv``.
+
+    Args:
+        digits: decimals for every float column, or per column (default :data:`DIGITS`, else 4).
+        bold: ``{column: {row index, ...}}`` cells to set in bold (ignored for csv).
+        group: column whose value changes start a new ``\\midrule`` block in LaTeX.
+    """
+    if fmt not in FORMATS:
+        raise ResultsError(f"format must be one of {', '.join(FORMATS)}, got {fmt!r}")
+    if fmt == "csv":
+        buf = io.StringIO()
+        df.to_csv(buf, index=False, float_format="%.10g")
+        return buf.getvalue()
+    latex = fmt == "latex"
+    bold = bold or {}
+
+    def ndig(col):
+        if isinstance(digits, int):
+            return digits
+        return (digits or {}).get(col, DIGITS.get(col, 4))
+
+    headers = [_HEADERS.get(c, c) for c in df.columns]
+    body = []
+    for idx, row in df.iterrows():
+        cells = []
+        for col in df.columns:
+            text = _fmt_number(row[col], ndig(col), latex)
+            if latex and not isinstance(row[col], (float, np.floating)):
+                text = _latex_escape(text)
+            if idx in bold.get(col, ()):
+                text = f"\\textbf{{{text}}}" if latex else f"**{text}**"
+            cells.append(text)
+        body.append((row[group] if group else None, cells))
+    numeric = [pd.api.types.is_numeric_dtype(df[c]) for c in df.columns]
+    if latex:
+        spec = "".join("r" if n else "l" for n in numeric)
+        lines = [f"\\begin{{tabular}}{{{spec}}}", "\\toprule",
+                 " & ".join(_latex_escape(h) for h in headers) + " \\\\", "\\midrule"]
+        prev = object()
+        for i, (key, cells) in enumerate(body):
+            if group and i > 0 and key != prev:
+                lines.append("\\midrule")
+            prev = key
+            lines.append(" & ".join(cells) + " \\\\")
+        lines += ["\\bottomrule", "\\end{tabular}"]
+        return "\n".join(lines) + "\n"
+    align = ["---:" if n else ":---" for n in numeric]
+    lines = ["| " + " | ".join(headers) + " |", "| " + " | ".join(align) + " |"]
+    lines += ["| " + " | ".join(cells) + " |" for _, cells in body]
+    return "\n".join(lines) + "\n"
+
+
+def _higher_is_better(metric: str) -> bool:
+    from evalkit.rd.bd import _higher_is_better as hib
+
+    return hib(metric)
+
+
+def _select(results: pd.DataFrame, images, codecs) -> pd.DataFrame:
+    df = results
+    if images:
+        unknown = sorted(set(images) - set(df["image"]))
+        if unknown:
+            raise ResultsError(f"images must be in the results, got unknown {', '.join(unknown)}")
+        df = df[df["image"].isin(images)]
+    if codecs:
+        keep = np.zeros(len(df), dtype=bool)
+        for c in codecs:
+            codec, _, setting = c.partition("/")
+            hit = (df["codec"] == codec).to_numpy().copy()
+            if setting:
+                hit &= (df["setting"] == setting).to_numpy()
+            if not hit.any():
+                raise ResultsError(f"codecs must name codec or codec/setting in the results, "
+                                   f"got {c!r}")
+            keep |= hit
+        df = df[keep]
+    return df
+
+
+def paper_table_frame(results: pd.DataFrame, *, images: Sequence[str] | None = None,
+                      codecs: Sequence[str] | None = None,
+                      metrics: Sequence[str] | None = None) -> tuple[pd.DataFrame, dict]:
+    """The table as a DataFrame (``image, codec, setting, bpp, <metrics>``) and its bold cells."""
+    from evalkit.evaluate.results import check_results, metric_columns
+
+    check_results(results, list(metrics or ()))
+    metrics = list(metrics) if metrics else metric_columns(results)
+    df = _select(results, images, codecs)
+    order = {n: i for i, n in enumerate(images)} if images else None
+    df = df.sort_values(["image", "codec", "bpp"], key=(lambda s: s.map(order)
+                                                        if s.name == "image" and order else s))
+    df = df[["image", "codec", "setting", "bpp", *metrics]].reset_index(drop=True)
+    bold: dict[str, set] = {}
+    for m in metrics:
+        vals = df[m].astype(np.float64)
+        best = vals.groupby(df["image"]).transform("max" if _higher_is_better(m) else "min")
+        bold[m] = set(df.index[(vals == best) & vals.notna()])
+    return df, bold
+
+
+def paper_table(results: pd.DataFrame, *, images: Sequence[str] | None = None,
+                codecs: Sequence[str] | None = None, metrics: Sequence[str] | None = None,
+                fmt: str = "markdown") -> str:
+    """The per-image paper table as text (see the module docstring).
+
+    Args:
+        results: per-image results table.
+        images: images to include, in this order (all when None).
+        codecs: ``codec`` or ``codec/setting`` entries to include (all when None).
+        metrics: metric columns (all metric columns of the table when None).
+        fmt: ``markdown``, ``latex`` or ``csv``.
+    """
+    df, bold = paper_table_frame(results, images=images, codecs=codecs, metrics=metrics)
+    return render(df, fmt, bold=bold, group="image")

@@ -1,0 +1,137 @@
+"""PIM's network in PyTorch: pyramid -> one CNN per level -> per-pixel encoder q(z|x).
+
+Architecture as in the official TensorFlow code (google-research/perceptual-quality,
+``pim/models.py``, ``networks.py``, ``distribution_utils.py``; see ``docs/pim.md``):
+
+* :class:`~evalkit.pim.pyramid.SteerablePyramid` (8 levels for ``nscales=3``);
+* per level, 4 convolutions 5x5 'same' (3 -> 64 -> 64 -> 64 -> 3), ReLU after all but the last;
+* per level, the marginal encoder, 1x1 layers applied to every pixel: the mean branch
+  ``Dense(3 -> nz*nmix) + ReLU, Dense(-> nz*nmix) + ReLU`` whose ReLU output IS the mean (so
+  means are >= 0), unit variances; for ``nmix > 1`` a mixing branch
+  ``Dense(3 -> nmix) + ReLU, Dense(nmix -> nmix) + ReLU, Dense(nmix -> nmix)`` giving the
+  mixture logits.
+
+State-dict names (what :mod:`evalkit.pim.convert` writes):
+``cnns.{i}.{2j}.weight/bias`` and ``encoders.{i}.base.{2k}``, ``encoders.{i}.mix.{2k}``,
+``encoders.{i}.logit.weight/bias``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+from torch import nn
+
+from evalkit.errors import WeightsError
+from evalkit.pim.pyramid import SteerablePyramid
+
+
+@dataclass(frozen=True)
+class PIMConfig:
+    """The subset of the official ``config.json`` that shapes the network."""
+
+    num_channels: int = 3
+    nscales: int = 3
+    num_filters: tuple[int, ...] = (64, 64, 64, 3)
+    num_layers: int = 2
+    num_mixtures: int = 1
+    z_dim: int = 10
+
+    @property
+    def num_levels(self) -> int:
+        return 2 * self.nscales + 2
+
+    @classmethod
+    def from_official(cls, params: dict[str, Any]) -> "PIMConfig":
+        """Validate an official ``config.json`` dict and keep what the network needs.
+
+        Raises:
+            WeightsError: a setting this implementation does not reproduce.
+        """
+        fixed = {"multiscale": "Steerable", "steerable_filter_type": 1, "cnn": "Conv",
+                 "padding": "same"}
+        for key, want in fixed.items():
+            got = params.get(key, want)
+            if got != want:
+                raise WeightsError(f"PIM config {key} must be {want!r}, got {got!r}")
+        try:
+            cfg = cls(num_channels=int(params.get("num_channels", 3)),
+                      nscales=int(params.get("nscales", 3)),
+                      num_filters=tuple(int(v) for v in params.get("num_filters", (64, 64, 64, 3))),
+                      num_layers=int(params.get("num_distribution_encoder_layers", 2)),
+                      num_mixtures=int(params.get("num_marginal_encoder_mixtures", 5)),
+                      z_dim=int(params.get("z_dim", 10)))
+        except (TypeError, ValueError) as exc:
+            raise WeightsError(f"PIM config values must be integers, got {params!r}") from exc
+        if cfg.num_channels != 3 or cfg.num_filters[-1] != 3:
+            raise WeightsError(f"PIM config must have 3 input and 3 CNN output channels, got "
+                               f"num_channels={cfg.num_channels}, num_filters={cfg.num_filters}")
+        if cfg.num_layers < 1 or cfg.num_mixtures < 1 or cfg.z_dim < 1 or cfg.nscales < 1:
+            raise WeightsError(f"PIM config sizes must be >= 1, got {cfg}")
+        return cfg
+
+    def to_official(self) -> dict[str, Any]:
+        return {"num_channels": self.num_channels, "multiscale": "Steerable",
+                "nscales": self.nscales, "steerable_filter_type": 1, "cnn": "Conv",
+                "num_filters": list(self.num_filters), "padding": "same",
+                "num_distribution_encoder_layers": self.num_layers,
+                "num_marginal_encoder_mixtures": self.num_mixtures, "z_dim": self.z_dim}
+
+
+def _mlp(widths: list[int], final_relu: bool) -> nn.Sequential:
+    """1x1 convolutions (= Keras Dense on the channel axis) with ReLUs between."""
+    layers: list[nn.Module] = []
+    for k, (a, b) in enumerate(zip(widths[:-1], widths[1:])):
+        layers.append(nn.Conv2d(a, b, 1))
+        if final_relu or k < len(widths) - 2:
+            layers.append(nn.ReLU())
+    return nn.Sequential(*layers)
+
+
+class LevelCNN(nn.Sequential):
+    def __init__(self, in_channels: int, filters: tuple[int, ...]) -> None:
+        layers: list[nn.Module] = []
+        for k, out in enumerate(filters):
+            layers.append(nn.Conv2d(in_channels, out, 5, padding=2))
+            if k < len(filters) - 1:
+                layers.append(nn.ReLU())
+            in_channels = out
+        super().__init__(*layers)
+
+
+class MarginalEncoder(nn.Module):
+    """Per-pixel q(z|x): ``forward(f) -> (means (N, nmix, nz, H, W), logits (N, nmix, H, W) or None)``."""
+
+    def __init__(self, in_channels: int, cfg: PIMConfig) -> None:
+        super().__init__()
+        width = cfg.z_dim * cfg.num_mixtures
+        self.nmix, self.nz = cfg.num_mixtures, cfg.z_dim
+        self.base = _mlp([in_channels] + [width] * cfg.num_layers, final_relu=True)
+        if self.nmix > 1:
+            self.mix = _mlp([in_channels] + [self.nmix] * cfg.num_layers, final_relu=True)
+            self.logit = nn.Conv2d(self.nmix, self.nmix, 1)
+
+    def forward(self, f: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+        n, _, h, w = f.shape
+        means = self.base(f).reshape(n, self.nmix, self.nz, h, w)
+        logits = self.logit(self.mix(f)) if self.nmix > 1 else None
+        return means, logits
+
+
+class PIMNet(nn.Module):
+    """``forward(x)`` with x ``(N, 3, H, W)`` sRGB in [0, 1] -> per level (means, logits)."""
+
+    def __init__(self, cfg: PIMConfig) -> None:
+        super().__init__()
+        self.cfg = cfg
+        self.pyramid = SteerablePyramid(cfg.nscales, cfg.num_channels)
+        self.cnns = nn.ModuleList(LevelCNN(cfg.num_channels, cfg.num_filters)
+                                  for _ in range(cfg.num_levels))
+        self.encoders = nn.ModuleList(MarginalEncoder(cfg.num_filters[-1], cfg)
+                                      for _ in range(cfg.num_levels))
+
+    def forward(self, x: torch.Tensor) -> list[tuple[torch.Tensor, torch.Tensor | None]]:
+        levels = self.pyramid(x)
+        return [enc(cnn(lv)) for lv, cnn, enc in zip(levels, self.cnns, self.encoders)]

@@ -1,0 +1,165 @@
+"""Bjontegaard deltas (BD-rate, BD-metric) of every codec against an anchor.
+
+The integration is done by the ``bjontegaard`` package (``bd_rate`` / ``bd_linear`` with the
+chosen interpolation: ``pchip`` (default), ``akima`` or ``cubic``), so values match it exactly.
+
+Sign conventions (what a reader expects):
+
+* **BD-rate** (%): average rate difference at equal quality; **negative = fewer bits** than the
+  anchor.  For lower-is-better metrics (LPIPS, DISTS, FID...) the metric is negated before the
+  call, so curves rise with rate as the package requires; the BD-rate keeps its meaning.
+* **BD-metric**: average metric difference at equal rate (over log10 bpp), in the metric's own
+  units, ``test - anchor``.  Positive is better for higher-is-better metrics (PSNR: +0.5 dB);
+  **negative is better for lower-is-better metrics** (LPIPS: -0.02).
+
+Overlap: the fraction of the union interval covered by both curves (quality axis for BD-rate,
+log-rate axis for BD-metric).  Below ``min_overlap`` a :class:`BDOverlapWarning` names the
+codec; with no overlap the value is NaN.  Curves whose quality does not increase strictly with
+rate cannot be interpolated: their values are NaN with a warning.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from typing import Sequence
+
+import numpy as np
+import pandas as pd
+
+from evalkit.errors import RDError
+from evalkit.rd.points import rd_points
+
+METHODS = ("pchip", "akima", "cubic")
+#: Columns of :func:`bd_table`'s result.
+BD_COLUMNS = ("codec", "metric", "anchor", "bd_rate", "bd_metric", "overlap_quality",
+              "overlap_rate", "points", "method")
+
+
+class BDOverlapWarning(UserWarning):
+    """Two RD curves overlap too little for a trustworthy Bjontegaard delta."""
+
+
+def _higher_is_better(metric: str) -> bool:
+    try:
+        from evalkit.metrics import get_spec
+
+        return get_spec(metric).higher_is_better
+    except Exception:
+        return metric not in {"fid", "kid", "lpips", "dists"}
+
+
+def overlap(a: np.ndarray, b: np.ndarray) -> float:
+    """Length of the intersection of the ranges of ``a`` and ``b`` over that of their union."""
+    lo, hi = max(a.min(), b.min()), min(a.max(), b.max())
+    total = max(a.max(), b.max()) - min(a.min(), b.min())
+    return 0.0 if total <= 0 else max(hi - lo, 0.0) / total
+
+
+def bd_pair(rate_anchor: Sequence[float], q_anchor: Sequence[float], rate_test: Sequence[float],
+            q_test: Sequence[float], *, method: str = "pchip",
+            higher_is_better: bool = True) -> tuple[float, float]:
+    """``(bd_rate %, bd_metric)`` of one test curve against one anchor (sign rules above).
+
+    Points are sorted by rate; quality must increase strictly with rate (after negating a
+    lower-is-better metric), else :class:`RDError`.  No overlap gives NaN.
+    """
+    import bjontegaard as bd
+
+    if method not in METHODS:
+        raise RDError(f"method must be one of {', '.join(METHODS)}, got {method!r}")
+    sign = 1.0 if higher_is_better else -1.0
+    curves = []
+    for rate, q in ((rate_anchor, q_anchor), (rate_test, q_test)):
+        r, v = np.asarray(rate, np.float64), sign * np.asarray(q, np.float64)
+        if len(r) < 2 or len(r) != len(v):
+            raise RDError(f"a curve must have at least 2 points of rate and quality, got {len(r)}")
+        if not (np.all(np.isfinite(r)) and np.all(np.isfinite(v)) and np.all(r > 0)):
+            raise RDError("rates must be positive and qualities finite")
+        order = np.argsort(r)
+        r, v = r[order], v[order]
+        if np.any(np.diff(r) <= 0) or np.any(np.diff(v) <= 0):
+            raise RDError("quality must increase strictly with rate along each curve "
+                          f"(rates {r.tolist()}, quality {(sign * v).tolist()})")
+        curves.append((r, v))
+    (ra, va), (rt, vt) = curves
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # overlap is checked (and warned about) by the caller
+        rate = float(bd.bd_rate(ra, va, rt, vt, method=method, require_matching_points=False,
+                                min_overlap=0))
+        metric = float(bd.bd_psnr(ra, va, rt, vt, method=method, require_matching_points=False,
+                                  min_overlap=0))
+    return rate, sign * metric
+
+
+def bd_table(table: pd.DataFrame, anchor: str, metrics: Sequence[str] = ("psnr",), *,
+             method: str = "pchip", pooling: str = "mean", ms_ssim_db: bool = False,
+             min_overlap: float = 0.5, codecs: Sequence[str] | None = None) -> pd.DataFrame:
+    """BD-rate and BD-metric of every codec against ``anchor``, per metric.
+
+    Args:
+        table: results or summary table (settings of a codec form its curve).
+        anchor: the reference codec.
+        metrics: quality metrics to compare on.
+        method: ``pchip``, ``akima`` or ``cubic`` (bjontegaard package).
+        pooling: ``"mean"`` or ``"clic"`` points (see :mod:`evalkit.rd.points`).
+        ms_ssim_db: compare MS-SSIM in dB (``-10*log10(1-x)``).
+        min_overlap: warn (:class:`BDOverlapWarning`) below this overlap fraction.
+        codecs: test codecs (all but the anchor when None).
+
+    Returns:
+        DataFrame with columns :data:`BD_COLUMNS` (one row per test codec and metric).
+    """
+    rows = []
+    for metric in metrics:
+        pts = rd_points(table, metric, pooling=pooling, ms_ssim_db=ms_ssim_db)
+        names = list(dict.fromkeys(pts["codec"]))
+        if anchor not in names:
+            raise RDError(f"anchor must be a codec of the table, got {anchor!r}; "
+                          f"available: {', '.join(names)}")
+        hib = _higher_is_better(metric)
+        a = pts[pts["codec"] == anchor]
+        for codec in (codecs or [c for c in names if c != anchor]):
+            t = pts[pts["codec"] == codec]
+            if t.empty:
+                raise RDError(f"codec must be in the table, got {codec!r}")
+            sign = 1.0 if hib else -1.0
+            ov_q = overlap(sign * a["value"].to_numpy(), sign * t["value"].to_numpy())
+            ov_r = overlap(np.log10(a["bpp"].to_numpy()), np.log10(t["bpp"].to_numpy()))
+            try:
+                rate, delta = bd_pair(a["bpp"], a["value"], t["bpp"], t["value"], method=method,
+                                      higher_is_better=hib)
+            except RDError as exc:
+                warnings.warn(f"BD of {codec} vs {anchor} on {metric}: {exc}", BDOverlapWarning,
+                              stacklevel=2)
+                rate = delta = math.nan
+            if ov_q == 0:
+                rate = math.nan
+            if ov_r == 0:
+                delta = math.nan
+            if min(ov_q, ov_r) < min_overlap:
+                warnings.warn(f"{codec} vs {anchor} on {metric}: curves overlap only "
+                              f"{100 * ov_q:.0f}% in quality and {100 * ov_r:.0f}% in rate "
+                              f"(minimum {100 * min_overlap:.0f}%); the BD values average over "
+                              "that common range only", BDOverlapWarning, stacklevel=2)
+            rows.append({"codec": codec, "metric": metric, "anchor": anchor, "bd_rate": rate,
+                         "bd_metric": delta, "overlap_quality": ov_q, "overlap_rate": ov_r,
+                         "points": len(t), "method": method})
+    return pd.DataFrame(rows, columns=list(BD_COLUMNS))
+
+
+def format_bd_table(df: pd.DataFrame, fmt: str = "markdown") -> str:
+    """Render a :func:`bd_table` result as ``markdown``, ``latex`` (booktabs) or ``csv``.
+
+    Wide layout: one row per codec, ``BD-rate <metric> [%]`` and ``BD-<metric>`` columns.
+    """
+    from evalkit.paper_table import render
+
+    if df.empty:
+        raise RDError("BD table must have at least one row (is there a codec besides the anchor?)")
+    wide = pd.DataFrame({"codec": list(dict.fromkeys(df["codec"]))})
+    for metric, g in df.groupby("metric", sort=False):
+        g = g.set_index("codec")
+        wide[f"BD-rate {metric} [%]"] = wide["codec"].map(g["bd_rate"])
+        wide[f"BD-{metric}"] = wide["codec"].map(g["bd_metric"])
+    return render(wide, fmt, digits=3, bold=None)

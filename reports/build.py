@@ -1,0 +1,273 @@
+"""``build_report``: votes (+ optional metric results) -> every report file in one directory.
+
+Files written to ``out_dir`` (all at once at the end, each by atomic rename, so a failure leaves
+no half-written report):
+
+``report.md``, ``report.html`` (self-contained, figures embedded), ``summary.json``,
+``comparisons.csv``, ``ranking.csv``, ``per_image.csv``, ``raters.csv`` and with a results table
+``metric_agreement.csv``, ``metric_vs_human_per_image.csv``, ``bitrate_savings.csv``;
+LaTeX booktabs tables ``table_*.tex``; figures ``*.png`` + ``*.pdf``; a provenance sidecar
+``<file>.json`` beside each CSV.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from evalkit.provenance import atomic_write_text, file_sha256, provenance, write_sidecar
+from reports import figures
+from reports.agreement import krippendorff_alpha, rater_table
+from reports.bitrate import family_of, family_savings, method_bpp
+from reports.counts import (check_level, check_tie_policy, comparison_table, per_item_table,
+                            to_jsonable)
+from reports.exclusion import ExclusionPolicy, apply_policy
+from reports.metric_agreement import (MetricResults, agreement_table, per_image_agreement,
+                                      prepare_results)
+from reports.ranking import Ranking, rank_methods
+from reports.render import Figure, Heading, Para, Table, to_html, to_latex, to_markdown
+from reports.votes import NO_RATER, ColumnMapping, canonical_votes, read_table
+
+
+@dataclass(frozen=True)
+class ReportResult:
+    out_dir: Path
+    files: tuple[str, ...]
+    comparisons: pd.DataFrame = field(repr=False)
+    ranking: Ranking | None = field(repr=False)
+    raters: pd.DataFrame = field(repr=False)
+    alpha: dict = field(repr=False)
+    agreement: pd.DataFrame | None = field(repr=False)
+    summary: dict = field(repr=False)
+
+
+def _source(obj, what: str) -> tuple[pd.DataFrame, dict]:
+    if isinstance(obj, pd.DataFrame):
+        return obj, {"what": what, "path": None, "sha256": None, "rows": len(obj)}
+    df = read_table(obj)
+    return df, {"what": what, "path": str(obj), "sha256": file_sha256(obj), "rows": len(df)}
+
+
+def _pct(level: float) -> str:
+    return f"{round(level * 100, 2):g}%"
+
+
+def build_report(votes, out_dir, *, mapping: ColumnMapping | None = None, results=None,
+                 policy: ExclusionPolicy | None = None, tie_policy: str = "exclude",
+                 level: float = 0.95, n_boot: int = 1000, seed: int = 0, model: str = "bt",
+                 families: dict[str, str] | None = None,
+                 metric_directions: dict[str, bool] | None = None,
+                 saving_pairs: list[tuple[str, str]] | None = None,
+                 title: str = "Pairwise preference study report",
+                 progress: bool = False) -> ReportResult:
+    """Build the full report.  ``votes``/``results``: a path (CSV/parquet) or a raw DataFrame;
+    ``mapping``: how a generic pairwise CSV maps (None: study export, detected by its columns);
+    ``families``: method -> codec family for the bitrate savings (default: ``codec`` of
+    ``codec/setting``); ``seed``: numpy Generator seed of the bootstrap (recorded)."""
+    check_tie_policy(tie_policy)
+    check_level(level)
+    policy = policy or ExclusionPolicy()
+    raw, vote_src = _source(votes, "votes")
+    canon = canonical_votes(raw, mapping)
+    res: MetricResults | None = None
+    sources = [vote_src]
+    if results is not None:
+        rdf, res_src = _source(results, "metric results")
+        res = prepare_results(rdf, metric_directions)
+        sources.append(res_src)
+
+    policed = apply_policy(canon, policy)
+    comps = comparison_table(policed, tie_policy, level)
+    per_item = per_item_table(policed)
+    kept = policed[~policed["excluded"]]
+    decided_any = kept["winner"].isin(["a", "b"]).any() or (
+        tie_policy == "split" and (kept["winner"] == "tie").any())
+    ranking = (rank_methods(policed, model=model, tie_policy=tie_policy, level=level,
+                            n_boot=n_boot, seed=seed, progress=progress) if decided_any else None)
+    raters = rater_table(canon, policed)
+    alpha = krippendorff_alpha(policed)
+    long = agreement = savings = None
+    bpp = None
+    if res is not None:
+        long = per_image_agreement(per_item, res)
+        agreement = agreement_table(long, res.directions, level)
+        bpp = method_bpp(res.table)
+        if ranking is not None:
+            savings = family_savings(ranking, bpp, families, saving_pairs)
+
+    counts = {
+        "rows": int(len(canon)), "golden": int(canon["is_golden"].sum()),
+        "votes": int(len(policed)), "excluded": int(policed["excluded"].sum()),
+        "included": int(len(kept)), "ties_included": int((kept["winner"] == "tie").sum()),
+        "raters": int(canon["rater"].nunique()), "items": int(policed["item"].nunique()),
+        "methods": int(len(set(policed["method_a"]) | set(policed["method_b"]))),
+        "comparisons": int(len(comps)),
+        "excluded_reasons": {str(k): int(v) for k, v in
+                             policed.loc[policed["excluded"], "exclusion_reason"]
+                             .value_counts().items()},
+    }
+    settings = {"tie_policy": tie_policy, "level": level, "n_boot": n_boot, "seed": seed,
+                "model": model, "exclusion_policy": policy.as_dict(),
+                "mapping": None if mapping is None else {
+                    k: v for k, v in mapping.__dict__.items()},
+                "metric_directions": metric_directions or {}, "families": families or {}}
+    prov = provenance(settings, inputs=sources)
+    summary = {
+        "inputs": sources, "counts": counts, "tie_policy": tie_policy, "level": level,
+        "exclusion_policy": policy.describe(),
+        "comparisons": [to_jsonable(r) for r in comps.drop(columns=["n"]).to_dict("records")],
+        "ranking": None if ranking is None else {
+            "model": model, "scale": ranking.scale, "level": level, "n_boot": n_boot,
+            "seed": seed, "resampled": ranking.resampled, "connected": ranking.connected,
+            "prior_precision": ranking.prior,
+            "methods": to_jsonable(ranking.table.to_dict("records"))},
+        "krippendorff_alpha": to_jsonable(alpha),
+        "metric_agreement": None if agreement is None else to_jsonable(
+            agreement.to_dict("records")),
+        "no_rater": bool((canon["rater"] == NO_RATER).all()),
+        "ignored_result_columns": [] if res is None else list(res.ignored),
+        "provenance": prov,
+    }
+
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(dir=out_dir, prefix=".report-tmp-"))
+    try:
+        blocks = _document(summary, comps, ranking, raters, alpha, per_item, res, agreement,
+                           long, savings, bpp, families, tmp)
+        csvs = {"comparisons": comps.drop(columns=["sentence"]),
+                "per_image": per_item, "raters": raters}
+        if ranking is not None:
+            csvs["ranking"] = ranking.table
+        if agreement is not None:
+            csvs["metric_agreement"] = agreement
+            csvs["metric_vs_human_per_image"] = long
+        if savings is not None:
+            csvs["bitrate_savings"] = savings
+        for name, df in csvs.items():
+            df = df.copy()
+            if "excluded_reasons" in df:
+                df["excluded_reasons"] = df["excluded_reasons"].map(json.dumps)
+            df.to_csv(tmp / f"{name}.csv", index=False)
+            write_sidecar(tmp / f"{name}.csv", prov)
+        for b in blocks:
+            if isinstance(b, Table):
+                (tmp / f"table_{b.name}.tex").write_text(to_latex(b))
+        (tmp / "summary.json").write_text(json.dumps(summary, indent=2, default=str) + "\n")
+        (tmp / "report.md").write_text(to_markdown(blocks, title))
+        (tmp / "report.html").write_text(to_html(blocks, title))
+        files = sorted(p.name for p in tmp.iterdir())
+        for name in files:
+            os.replace(tmp / name, out_dir / name)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return ReportResult(out_dir, tuple(files), comps, ranking, raters, alpha, agreement, summary)
+
+
+def _document(summary, comps, ranking, raters, alpha, per_item, res, agreement, long, savings,
+              bpp, families, fig_dir: Path) -> list:
+    c, lvl = summary["counts"], summary["level"]
+    no_rater = " (no rater column)" if c["raters"] == 1 and summary["no_rater"] else ""
+    blocks: list = [Heading("Data"), Para(
+        f"{c['votes']} votes on {c['comparisons']} comparisons of {c['methods']} methods over "
+        f"{c['items']} images by {c['raters']} rater(s){no_rater}; {c['golden']} golden question(s) "
+        f"(never counted as votes); {c['excluded']} vote(s) excluded "
+        + (f"({'; '.join(f'{k}: {v}' for k, v in c['excluded_reasons'].items())})"
+           if c["excluded_reasons"] else "") + f"; {c['included']} included, of which "
+        f"{c['ties_included']} tie(s).")]
+    for s in summary["inputs"]:
+        blocks.append(Para(f"Input ({s['what']}): {s['path'] or 'in-memory table'}, "
+                           f"{s['rows']} rows" + (f", sha256 {s['sha256']}" if s["sha256"] else "")))
+    tie_text = ("ties are excluded from win rates (reported separately)"
+                if summary["tie_policy"] == "exclude" else "each tie counts half for each side")
+    blocks += [Para(f"Exclusion policy: {summary['exclusion_policy']} Tie policy: {tie_text}. "
+                    f"Confidence level: {_pct(lvl)}. P-values are two-sided exact binomial sign "
+                    f"tests, not adjusted for multiple comparisons."),
+               Heading("Pairwise comparisons")]
+    top = comps.sort_values("votes", ascending=False, kind="stable")
+    if len(comps) > 25:
+        blocks.append(Para(f"The {25} comparisons with the most votes (all {len(comps)} "
+                           f"sentences are in summary.json):"))
+    for s in top["sentence"].head(25):
+        blocks.append(Para(s))
+    show = comps[["method_a", "method_b", "votes", "excluded", "decided", "ties", "wins_a",
+                  "wins_b", "win_rate", "ci_low", "ci_high", "p_value"]]
+    blocks.append(Table("comparisons", f"Pairwise comparisons: win rate of method_a "
+                        f"({_pct(lvl)} Wilson CI, tie policy: {summary['tie_policy']}).", show,
+                        max_rows=60))
+    blocks += _figure(figures.win_rate_figure(comps, lvl, fig_dir),
+                      "Win rates of the most-voted comparisons with Wilson CIs.")
+    blocks.append(Heading("Ranking"))
+    if ranking is None:
+        blocks.append(Para("No ranking: there is no decided vote."))
+    else:
+        unit = "Elo" if ranking.model == "bt" else "JOD"
+        blocks.append(Para(
+            f"Model: {'Bradley-Terry' if ranking.model == 'bt' else 'Thurstone Case V'} by "
+            f"maximum likelihood; scale {ranking.scale}. CIs: {_pct(lvl)} percentile bootstrap, "
+            f"{ranking.n_boot} resamples of {ranking.resampled}, numpy seed {ranking.seed}. "
+            f"n_votes counts the votes entering the fit. Weak Gaussian prior precision "
+            f"{ranking.prior:g} keeps scores finite."
+            + ("" if ranking.connected else " WARNING: the comparison graph is not connected; "
+               "scores of different components are not comparable.")))
+        blocks.append(Table("ranking", f"Ranking ({unit}, {_pct(lvl)} bootstrap CI).",
+                            ranking.table, digits={"score": 1 if unit == "Elo" else 3,
+                                                   "ci_low": 1 if unit == "Elo" else 3,
+                                                   "ci_high": 1 if unit == "Elo" else 3}))
+        blocks += _figure(figures.ranking_figure(ranking.table, ranking.scale, lvl, fig_dir),
+                          f"Ranking with {_pct(lvl)} bootstrap CIs.")
+        if bpp is not None:
+            fam = {m: family_of(m, families) for m in ranking.methods}
+            blocks += _figure(figures.score_vs_bpp_figure(ranking.table, bpp, fam, ranking.scale,
+                                                          lvl, fig_dir),
+                              "Score vs mean bits per pixel, per codec family.")
+        if savings is not None and len(savings):
+            blocks.append(Table("bitrate_savings", "Bitrate saving of `test` against "
+                                f"`reference` at equal {unit} score (negative = fewer bits), "
+                                f"{_pct(lvl)} bootstrap CI.", savings, digits={"saving_pct": 1}))
+    blocks += [Heading("Per image")]
+    blocks += _figure(figures.per_image_figure(per_item, fig_dir),
+                      "Per-image preference (share of votes) for the most-voted comparisons.")
+    blocks.append(Table("per_image", "Included votes per comparison and image.", per_item,
+                        max_rows=40))
+    blocks += [Heading("Raters"), Table("raters", "Per-rater view (circular triads: "
+                                        "inconsistent preference cycles within one image).",
+                                        raters, max_rows=60)]
+    a = alpha
+    blocks.append(Para(f"Krippendorff's alpha (nominal, units = image x pair): "
+                       + (f"{a['alpha']:.3f}" if np.isfinite(a["alpha"]) else "n/a")
+                       + f" over {a['pairable_units']} unit(s) judged by two or more of "
+                       f"{a['raters']} rater(s)" + (f"; {a['note']}" if a["note"] else "") + "."))
+    if res is not None:
+        blocks.append(Heading("Metrics vs humans"))
+        if res.ignored:
+            blocks.append(Para("Result columns ignored (direction unknown; give one with "
+                               f"--metric-direction): {', '.join(res.ignored)}."))
+        blocks.append(Table("metric_agreement", f"2AFC agreement of each metric with the human "
+                            f"majority ({_pct(lvl)} Wilson CI).", agreement))
+        blocks += _figure(figures.metric_agreement_figure(agreement, lvl, fig_dir),
+                          "Per-image agreement of metrics with the human majority.")
+        dis = long[long["agrees"].eq(False).fillna(False).astype(bool)] if long is not None \
+            else pd.DataFrame()
+        if len(dis):
+            blocks.append(Table("metric_disagreements", "Images where a metric prefers the "
+                                "reconstruction humans did not.", dis, max_rows=40))
+    prov = summary["provenance"]
+    versions = ", ".join(f"{k} {v}" for k, v in prov["packages"].items() if v)
+    blocks += [Heading("Provenance"), Para(f"Built {prov['created']} with Python "
+                                           f"{prov['python']} on {prov['platform']}; {versions}.")]
+    return blocks
+
+
+def _figure(paths: list[str], caption: str) -> list:
+    if not paths:
+        return []
+    pdf = next((p for p in paths if p.endswith(".pdf")), "")
+    return [Figure(caption, paths[0], pdf)]

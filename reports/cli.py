@@ -1,0 +1,98 @@
+"""``evalkit report VOTES --out DIR``: the full report from votes (and optional metric results)."""
+
+from __future__ import annotations
+
+import argparse
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "report", help="report from pairwise votes (win rates, ranking, raters, metrics vs humans)",
+        description="Turn pairwise votes (the study app's export, detected by its columns, or any "
+                    "CSV through the mapping options) and optionally an `evalkit evaluate` "
+                    "results table into report.md/.html, summary.json, CSV and LaTeX tables and "
+                    "figures.",
+        epilog="Example (mucped23, whose letter names the option NOT chosen):\n"
+               "  evalkit report answers.csv --out rep --a methodA --b methodB "
+               "--item originalName --answer answerValue --answer-a B --answer-b A",
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("votes", help="vote table (CSV or parquet)")
+    p.add_argument("--out", required=True, help="output directory")
+    p.add_argument("--results", help="results table of `evalkit evaluate` (CSV or parquet)")
+    m = p.add_argument_group("column mapping (generic pairwise CSV; giving any of these "
+                             "disables study-export detection)")
+    m.add_argument("--a", help="column of the first method (default methodA)")
+    m.add_argument("--b", help="column of the second method (default methodB)")
+    m.add_argument("--item", help="column of the image/item (default originalName)")
+    m.add_argument("--answer", help="column of the answer (default answerValue)")
+    m.add_argument("--rater", help="column of the rater id (default: none, one pseudo-rater)")
+    m.add_argument("--answer-a", help="comma-separated answer values meaning the --a method was "
+                                      "chosen (default A)")
+    m.add_argument("--answer-b", help="values meaning the --b method was chosen (default B)")
+    m.add_argument("--answer-tie", help="values meaning no preference (default tie,draw,none)")
+    s = p.add_argument_group("statistics")
+    s.add_argument("--tie-policy", choices=("exclude", "split"), default="exclude",
+                   help="ties left out of win rates, or counted half for each side "
+                        "(default exclude)")
+    s.add_argument("--level", type=float, default=0.95, help="confidence level (default 0.95)")
+    s.add_argument("--bootstrap", type=int, default=1000,
+                   help="bootstrap resamples for ranking CIs (default 1000)")
+    s.add_argument("--seed", type=int, default=0, help="bootstrap seed (default 0)")
+    s.add_argument("--model", choices=("bt", "thurstone"), default="bt",
+                   help="bt: Bradley-Terry on the Elo scale; thurstone: Case V in JOD")
+    s.add_argument("--max-golden-failures", type=int, default=0,
+                   help="exclude raters failing more golden questions (default 0; -1: never)")
+    s.add_argument("--min-votes", type=int, default=0,
+                   help="exclude raters with fewer votes as incomplete (default 0: never)")
+    s.add_argument("--exclude-rater", action="append", default=[], help="exclude a rater by id")
+    s.add_argument("--metric-direction", action="append", default=[], metavar="NAME=higher|lower",
+                   help="direction of a results column that is not a registered metric")
+    s.add_argument("--family", action="append", default=[], metavar="METHOD=FAMILY",
+                   help="codec family of a method for bitrate savings (default: codec of "
+                        "codec/setting)")
+    p.add_argument("--title", default="Pairwise preference study report")
+    p.set_defaults(func=run)
+
+
+def _pairs(items: list[str], what: str) -> dict[str, str]:
+    from evalkit.errors import VoteDataError
+
+    out = {}
+    for it in items:
+        k, sep, v = it.partition("=")
+        if not sep or not k.strip() or not v.strip():
+            raise VoteDataError(f"{what} must look like NAME=VALUE, got {it!r}")
+        out[k.strip()] = v.strip()
+    return out
+
+
+def run(args: argparse.Namespace) -> int:
+    import sys
+
+    from evalkit.errors import VoteDataError
+    from reports.build import build_report
+    from reports.exclusion import ExclusionPolicy
+    from reports.votes import ColumnMapping
+
+    fields = {"a": args.a, "b": args.b, "item": args.item, "answer": args.answer,
+              "rater": args.rater, "answer_a": args.answer_a, "answer_b": args.answer_b,
+              "answer_tie": args.answer_tie}
+    given = {k: v for k, v in fields.items() if v is not None}
+    mapping = ColumnMapping(**given) if given else None
+    directions = {}
+    for k, v in _pairs(args.metric_direction, "--metric-direction").items():
+        if v not in ("higher", "lower"):
+            raise VoteDataError(f"--metric-direction value must be higher or lower, got {v!r}")
+        directions[k] = v == "higher"
+    policy = ExclusionPolicy(
+        max_golden_failures=None if args.max_golden_failures < 0 else args.max_golden_failures,
+        min_votes=args.min_votes, exclude_raters=tuple(args.exclude_rater))
+    res = build_report(args.votes, args.out, mapping=mapping, results=args.results,
+                       policy=policy, tie_policy=args.tie_policy, level=args.level,
+                       n_boot=args.bootstrap, seed=args.seed, model=args.model,
+                       families=_pairs(args.family, "--family") or None,
+                       metric_directions=directions or None, title=args.title,
+                       progress=sys.stderr.isatty())
+    print(f"report written to {res.out_dir} ({len(res.files)} files): "
+          f"{res.out_dir / 'report.html'}")
+    return 0

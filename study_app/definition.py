@@ -1,0 +1,320 @@
+"""The study file: a TOML document describing one blind A/B study, read and validated here.
+
+Example (paths are relative to the study file)::
+
+    [study]
+    name = "clic-demo"
+    refs = "refs"                  # originals (evaluation layout)
+    runs = "runs"                  # runs/<codec>/<setting>/<image>.png
+    images = []                    # [] or missing = every reference image
+    trials_per_rater = 20          # golden questions included
+    golden_share = 0.1             # share of golden questions per rater (0 disables them)
+    golden_degradations = ["blur", "noise", "jpeg"]
+    seed = 20261122                # every random choice derives from it (recorded in the DB)
+    instructions = "Pick the image closer to the original."
+    consent = "I agree that my answers are stored anonymously."
+    completion_code = "C1A2B3"     # shown at the end ...
+    redirect_url = ""              # ... and/or a link back to the crowd platform
+    experimenter_token = "..."     # or env EVALKIT_STUDY_TOKEN (which wins)
+
+    [crops]                        # optional: fixed-size crops like CLIC's 768x768
+    width = 768
+    height = 768
+    per_image = 1                  # crops drawn reproducibly per image from the seed
+
+    [[comparisons]]                # one pair, in canonical order (method_a, method_b)
+    a = "jpeg/q20"
+    b = "hific/low"
+
+    [[comparisons]]                # or every pair among these (in listed order)
+    all_pairs = ["jpeg/q20", "webp/q30", "hific/low"]
+
+Validation lives in :func:`parse_study` (file content) and :func:`check_study` (against the
+folders); both raise :class:`~evalkit.errors.StudyError` with "X must be ..., got ..." messages.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import re
+import secrets
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from evalkit.errors import EvalkitError, StudyError
+from evalkit.layout import discover_runs, list_references
+
+#: Degradations golden questions may use (see :mod:`study_app.golden`).
+GOLDEN_KINDS = ("blur", "noise", "jpeg", "pixelate")
+TOKEN_ENV = "EVALKIT_STUDY_TOKEN"
+_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+_METHOD_RE = re.compile(r"^[^/\s]+/[^/\s]+$")
+
+
+@dataclass(frozen=True)
+class CropSpec:
+    """Fixed-size crops: ``per_image`` boxes of ``width`` x ``height`` per image."""
+
+    width: int
+    height: int
+    per_image: int = 1
+
+
+@dataclass(frozen=True)
+class StudyDefinition:
+    """A parsed study file. ``comparisons`` hold ``(method_a, method_b)`` in canonical order."""
+
+    name: str
+    path: Path | None
+    refs_dir: Path
+    runs_dir: Path
+    comparisons: tuple[tuple[str, str], ...]
+    images: tuple[str, ...] | None = None
+    crops: CropSpec | None = None
+    trials_per_rater: int = 20
+    golden_share: float = 0.1
+    golden_degradations: tuple[str, ...] = ("blur", "noise")
+    seed: int = 0
+    instructions: str = "Each trial shows an original image and two versions of it, A and B. " \
+                        "Choose the version that looks closer to the original, or \"Can't decide\"."
+    consent: str = "I agree to take part; my answers are stored without my name."
+    completion_code: str = ""
+    redirect_url: str = ""
+    experimenter_token: str = ""
+    raw: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
+
+    @property
+    def methods(self) -> tuple[str, ...]:
+        """Every ``codec/setting`` of the comparisons, first-seen order."""
+        return tuple(dict.fromkeys(m for pair in self.comparisons for m in pair))
+
+    @property
+    def n_golden(self) -> int:
+        """Golden questions per rater: ``round(share * trials)``, at least 1 when share > 0."""
+        if self.golden_share <= 0:
+            return 0
+        return max(1, round(self.golden_share * self.trials_per_rater))
+
+    @property
+    def n_regular(self) -> int:
+        return self.trials_per_rater - self.n_golden
+
+    def token(self) -> str:
+        """The experimenter secret: env ``EVALKIT_STUDY_TOKEN`` wins over the file; "" = none."""
+        return os.environ.get(TOKEN_ENV) or self.experimenter_token
+
+
+def _get(table: dict, key: str, kind, default, where: str):
+    value = table.get(key, default)
+    if kind is float and isinstance(value, int) and not isinstance(value, bool):
+        value = float(value)
+    if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+        raise StudyError(f"{where}.{key} must be {kind.__name__}, got {value!r}")
+    return value
+
+
+def _check_method(m: Any, where: str) -> str:
+    if not isinstance(m, str) or not _METHOD_RE.match(m):
+        raise StudyError(f"{where} must be a method named 'codec/setting', got {m!r}")
+    return m
+
+
+def _parse_comparisons(items: Any) -> tuple[tuple[str, str], ...]:
+    if not isinstance(items, list) or not items:
+        raise StudyError(f"[[comparisons]] must be a non-empty list of tables, got {items!r}")
+    pairs: list[tuple[str, str]] = []
+    for i, item in enumerate(items):
+        where = f"comparisons[{i}]"
+        if not isinstance(item, dict):
+            raise StudyError(f"{where} must be a table, got {item!r}")
+        if "all_pairs" in item:
+            ms = item["all_pairs"]
+            if not isinstance(ms, list) or len(ms) < 2:
+                raise StudyError(f"{where}.all_pairs must list at least 2 methods, got {ms!r}")
+            ms = [_check_method(m, f"{where}.all_pairs") for m in ms]
+            if len(set(ms)) != len(ms):
+                raise StudyError(f"{where}.all_pairs must not repeat a method, got {ms}")
+            pairs.extend(itertools.combinations(ms, 2))
+        elif "a" in item and "b" in item:
+            a = _check_method(item["a"], f"{where}.a")
+            b = _check_method(item["b"], f"{where}.b")
+            if a == b:
+                raise StudyError(f"{where} must compare two different methods, got {a} twice")
+            pairs.append((a, b))
+        else:
+            raise StudyError(f"{where} must have keys a and b, or all_pairs, got {sorted(item)}")
+    seen: dict[frozenset, tuple[str, str]] = {}
+    for p in pairs:
+        key = frozenset(p)
+        if key in seen:
+            raise StudyError(f"comparisons must be distinct, got {seen[key]} and {p}")
+        seen[key] = p
+    return tuple(pairs)
+
+
+def parse_study(data: dict[str, Any], base_dir: Path, path: Path | None = None) -> StudyDefinition:
+    """Build a :class:`StudyDefinition` from parsed TOML (relative paths against ``base_dir``)."""
+    study = data.get("study")
+    if not isinstance(study, dict):
+        raise StudyError("the study file must have a [study] table")
+    unknown = set(data) - {"study", "crops", "comparisons"}
+    if unknown:
+        raise StudyError(f"top-level keys must be study, crops, comparisons; got also {sorted(unknown)}")
+    w = "study"
+    name = _get(study, "name", str, "", w)
+    if not _NAME_RE.match(name):
+        raise StudyError(f"study.name must be 1-64 letters, digits, '.', '_' or '-', got {name!r}")
+    refs = base_dir / _get(study, "refs", str, "refs", w)
+    runs = base_dir / _get(study, "runs", str, "runs", w)
+    images = study.get("images", [])
+    if not isinstance(images, list) or not all(isinstance(x, str) and x for x in images):
+        raise StudyError(f"study.images must be a list of image names, got {images!r}")
+    trials = _get(study, "trials_per_rater", int, 20, w)
+    if trials < 1:
+        raise StudyError(f"study.trials_per_rater must be >= 1, got {trials}")
+    share = _get(study, "golden_share", float, 0.1, w)
+    if not 0.0 <= share < 1.0:
+        raise StudyError(f"study.golden_share must be in [0, 1), got {share}")
+    kinds = study.get("golden_degradations", ["blur", "noise"])
+    if (not isinstance(kinds, list) or not kinds
+            or any(k not in GOLDEN_KINDS for k in kinds) or len(set(kinds)) != len(kinds)):
+        raise StudyError(f"study.golden_degradations must be distinct names among {list(GOLDEN_KINDS)}, "
+                         f"got {kinds!r}")
+    seed = _get(study, "seed", int, 0, w)
+    if not 0 <= seed < 2**63:
+        raise StudyError(f"study.seed must be a non-negative 63-bit integer, got {seed}")
+    redirect = _get(study, "redirect_url", str, "", w)
+    if redirect and not redirect.startswith(("https://", "http://")):
+        raise StudyError(f"study.redirect_url must start with http:// or https://, got {redirect!r}")
+    crops = None
+    if "crops" in data:
+        c = data["crops"]
+        if not isinstance(c, dict):
+            raise StudyError(f"[crops] must be a table, got {c!r}")
+        cw, ch = _get(c, "width", int, 0, "crops"), _get(c, "height", int, 0, "crops")
+        per = _get(c, "per_image", int, 1, "crops")
+        if cw < 16 or ch < 16 or per < 1:
+            raise StudyError(f"crops must be at least 16x16 with per_image >= 1, got {cw}x{ch}, "
+                             f"per_image={per}")
+        crops = CropSpec(cw, ch, per)
+    kw = {k: _get(study, k, str, getattr(StudyDefinition, k), w)
+          for k in ("instructions", "consent", "completion_code", "experimenter_token")}
+    known = {"name", "refs", "runs", "images", "trials_per_rater", "golden_share",
+             "golden_degradations", "seed", "redirect_url", *kw}
+    if set(study) - known:
+        raise StudyError(f"[study] keys must be among {sorted(known)}, got also {sorted(set(study) - known)}")
+    defn = StudyDefinition(
+        name=name, path=path, refs_dir=refs, runs_dir=runs,
+        comparisons=_parse_comparisons(data.get("comparisons")),
+        images=tuple(images) or None, crops=crops, trials_per_rater=trials, golden_share=share,
+        golden_degradations=tuple(kinds), seed=seed, redirect_url=redirect, raw=data, **kw)
+    if defn.n_regular < 1:
+        raise StudyError(f"study.golden_share leaves no regular trial: {defn.n_golden} golden of "
+                         f"{trials} trials")
+    return defn
+
+
+def load_study(path: str | Path) -> StudyDefinition:
+    """Read and validate a study file (content only; see :func:`check_study` for the folders)."""
+    path = Path(path)
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise StudyError(f"study file {path} does not exist") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise StudyError(f"study file {path} is not valid TOML: {exc}") from exc
+    return parse_study(data, path.resolve().parent, path.resolve())
+
+
+@dataclass(frozen=True)
+class StudyCheck:
+    """What :func:`check_study` found: images used and the files behind every stimulus."""
+
+    images: tuple[str, ...]
+    references: dict[str, Path]
+    reconstructions: dict[tuple[str, str], Path]   # (method, image) -> file
+    sizes: dict[str, tuple[int, int]]              # image -> (width, height)
+    warnings: tuple[str, ...] = ()
+
+
+def _image_size(path: Path) -> tuple[int, int]:
+    from PIL import Image
+
+    from evalkit.images import read_image
+    try:
+        with Image.open(path) as im:
+            return im.size
+    except Exception:  # formats only imagecodecs decodes: fall back to a full read
+        return read_image(path).size
+
+
+def check_study(defn: StudyDefinition) -> StudyCheck:
+    """Validate a study against its folders: every image present for every method, same sizes.
+
+    Raises:
+        StudyError: listing every missing file / size mismatch / unknown method or image at once.
+    """
+    try:
+        refs = list_references(defn.refs_dir)
+        codecs = sorted({m.split("/")[0] for m in defn.methods})
+        entries, _report = discover_runs(defn.refs_dir, defn.runs_dir, codecs=codecs)
+    except EvalkitError as exc:
+        raise StudyError(f"study {defn.name!r}: {exc}") from exc
+    problems: list[str] = []
+    images = defn.images or tuple(refs)
+    for im in images:
+        if im not in refs:
+            problems.append(f"image {im!r} is not in {defn.refs_dir}")
+    recon = {(e.method, e.image): e.reconstruction for e in entries}
+    known_methods = {e.method for e in entries}
+    for m in defn.methods:
+        if m not in known_methods:
+            problems.append(f"method {m} has no folder {defn.runs_dir / m}")
+            continue
+        for im in images:
+            if im in refs and (m, im) not in recon:
+                problems.append(f"{m}: missing reconstruction of {im!r}")
+    sizes: dict[str, tuple[int, int]] = {}
+    if not problems:
+        for im in images:
+            sizes[im] = _image_size(refs[im])
+            for m in defn.methods:
+                s = _image_size(recon[(m, im)])
+                if s != sizes[im]:
+                    problems.append(f"{m}: {im!r} is {s[0]}x{s[1]}, original is "
+                                    f"{sizes[im][0]}x{sizes[im][1]}")
+    if problems:
+        raise StudyError(f"study {defn.name!r} does not match its folders:\n  " + "\n  ".join(problems))
+    warnings = []
+    if defn.crops:
+        small = [im for im, (w, h) in sizes.items() if w < defn.crops.width or h < defn.crops.height]
+        if small:
+            warnings.append(f"{len(small)} image(s) smaller than the crop size are cropped to "
+                            f"their own size: {', '.join(small[:5])}")
+    if not defn.token():
+        warnings.append(f"no experimenter_token (or env {TOKEN_ENV}): the experimenter page is off")
+    keep = {(m, im): p for (m, im), p in recon.items() if m in defn.methods and im in images}
+    return StudyCheck(tuple(images), {im: refs[im] for im in images}, keep, sizes, tuple(warnings))
+
+
+def starter_study(name: str, refs: str, runs: str, methods: list[str], *,
+                  seed: int | None = None) -> dict[str, Any]:
+    """The TOML content `evalkit study init` writes: every pair among ``methods``."""
+    if len(methods) < 2:
+        raise StudyError(f"a study needs at least 2 methods, got {methods}")
+    return {
+        "study": {
+            "name": name, "refs": refs, "runs": runs, "images": [],
+            "trials_per_rater": 20, "golden_share": 0.1, "golden_degradations": ["blur", "noise"],
+            "seed": seed if seed is not None else secrets.randbelow(2**31),
+            "instructions": StudyDefinition.instructions,
+            "consent": StudyDefinition.consent,
+            "completion_code": secrets.token_hex(4).upper(),
+            "redirect_url": "",
+            "experimenter_token": secrets.token_urlsafe(16),
+        },
+        "comparisons": [{"all_pairs": list(methods)}],
+    }

@@ -1,0 +1,60 @@
+"""Everything the running app shares between sessions: definition, files, store, pixel cache.
+
+The Streamlit script reads the study file and database URL from the environment variables
+``EVALKIT_STUDY_FILE`` and ``EVALKIT_STUDY_DB`` (set by ``evalkit study serve``).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from evalkit.errors import StudyError
+from evalkit.provenance import provenance
+from study_app.definition import StudyCheck, StudyDefinition, check_study, load_study
+from study_app.design import PlannedTrial, Stimulus, plan_trials, stimulus_cycle
+from study_app.stimuli import StimulusSource
+from study_app.store import VoteStore
+
+STUDY_ENV = "EVALKIT_STUDY_FILE"
+DB_ENV = "EVALKIT_STUDY_DB"
+
+
+def default_db_url(study_path: str | Path) -> str:
+    """SQLite file beside the study: ``<study>.votes.sqlite``."""
+    p = Path(study_path).resolve()
+    return "sqlite:///" + str(p.with_name(p.stem + ".votes.sqlite"))
+
+
+@dataclass
+class StudyContext:
+    defn: StudyDefinition
+    check: StudyCheck
+    store: VoteStore
+    source: StimulusSource
+    cycle: list[Stimulus]
+
+    def plan(self, slot: int) -> tuple[int, list[PlannedTrial]]:
+        return plan_trials(self.defn, self.check.sizes, slot, self.cycle)
+
+
+def open_context(study_path: str | Path, db_url: str | None = None) -> StudyContext:
+    """Load + check the study, open the store (creating tables) and record the study in it."""
+    defn = load_study(study_path)
+    check = check_study(defn)
+    cycle = stimulus_cycle(defn, check.sizes)
+    if defn.n_regular > len(cycle):
+        raise StudyError(f"study.trials_per_rater must leave at most {len(cycle)} regular trials "
+                         f"(distinct stimuli), got {defn.n_regular}")
+    store = VoteStore(db_url or default_db_url(study_path))
+    store.create_schema()
+    store.register_study(defn.name, defn.seed, defn.raw, provenance({"study_file": str(defn.path)}))
+    return StudyContext(defn, check, store, StimulusSource(check, defn.seed), cycle)
+
+
+def context_from_env() -> tuple[str, str]:
+    study = os.environ.get(STUDY_ENV)
+    if not study:
+        raise StudyError(f"environment variable {STUDY_ENV} must name the study file, got nothing")
+    return study, os.environ.get(DB_ENV) or default_db_url(study)

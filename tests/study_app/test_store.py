@@ -1,0 +1,186 @@
+"""The vote store on SQLite and (when EVALKIT_TEST_PG_URL is set) a real PostgreSQL server."""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+import sqlite3
+import sys
+import threading
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import insert
+from sqlalchemy.exc import IntegrityError
+
+from evalkit.errors import StudyError
+from study_app.design import PlannedTrial
+from study_app.export import VOTE_COLUMNS, votes_table
+from study_app.store import VoteRow, VoteStore, normalize_url, utcnow
+
+sys.path.insert(0, str(Path(__file__).parent))
+from _study_workers import submit_all  # noqa: E402
+
+N_TRIALS = 6
+
+
+def planner(slot: int):
+    trials = [PlannedTrial(i, f"img{i % 3}", None if i % 2 else (0, 0, 16, 16), "c/a", "c/b",
+                           (i + slot) % 2 == 0, i == N_TRIALS - 1) for i in range(N_TRIALS)]
+    trials[-1] = PlannedTrial(N_TRIALS - 1, "img0", None, "original", "golden:blur", True, True)
+    return 1000 + slot, trials
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def store(request, tmp_path):
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'votes.sqlite'}"
+    else:
+        url = request.getfixturevalue("pg_url")
+    s = VoteStore(url, pool_size=5)
+    s.create_schema()
+    yield s
+    s.dispose()
+
+
+@pytest.fixture
+def study():
+    return "t" + uuid.uuid4().hex[:10]   # fresh study per test: PostgreSQL DB is shared
+
+
+def test_url_normalisation(tmp_path):
+    assert normalize_url("postgresql://u@h/db") == "postgresql+psycopg://u@h/db"
+    assert normalize_url("postgres://u@h/db") == "postgresql+psycopg://u@h/db"
+    assert normalize_url(tmp_path / "x.sqlite").startswith("sqlite:////")
+    with pytest.raises(StudyError, match="database URL must be"):
+        normalize_url("mysql://u@h/db")
+    with pytest.raises(StudyError, match="must be a file"):
+        VoteStore("sqlite:///:memory:")
+
+
+def test_sqlite_uses_wal_and_busy_timeout(tmp_path):
+    s = VoteStore(tmp_path / "v.sqlite")
+    s.create_schema()
+    with s.engine.connect() as conn:
+        assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+        assert conn.exec_driver_sql("PRAGMA busy_timeout").scalar() == 30000
+    s.dispose()
+
+
+def test_enroll_submit_resume_export(store, study):
+    rec = store.enroll(study, "alice", planner, source="entered")
+    assert (rec.slot, rec.seed) == (0, 1000)
+    assert store.enroll(study, "alice", planner) == rec          # second visit: same record
+    assert store.enroll(study, "bob", planner).slot == 1
+    assert store.next_trial(study, "alice", N_TRIALS) == 0
+    t0 = utcnow()
+    r = store.submit(study, "alice", 0, "left", session="s1", shown_at=t0,
+                     answered_at=t0 + timedelta(seconds=2.5))
+    assert r.stored and r.choice == "c/a"                        # trial 0: a_left for slot 0
+    again = store.submit(study, "alice", 0, "right", session="s2")
+    assert not again.stored and again.choice == "c/a"            # first answer kept
+    store.submit(study, "alice", 1, "tie")
+    assert store.next_trial(study, "alice", N_TRIALS) == 2       # resume point
+    store.submit(study, "alice", N_TRIALS - 1, "right")          # golden: picked the degraded one
+    assert store.count_votes(study) == 3
+    df = votes_table(store, study)
+    assert list(df.columns) == list(VOTE_COLUMNS)
+    row0 = df[df.trial == 0].iloc[0]
+    assert row0.duration_s == pytest.approx(2.5)
+    assert row0.left == "c/a" and row0.right == "c/b" and row0.crop == "0,0,16,16"
+    assert row0.shown_at.endswith("Z") and row0.session == "s1"
+    assert df[df.trial == 1].iloc[0].choice == "tie"
+    gold = df[df.is_golden].iloc[0]
+    assert gold.golden_failed and gold.choice == "golden:blur" and gold.method_a == "original"
+    assert not df[~df.is_golden].golden_failed.any()
+
+
+def test_database_enforces_one_vote_per_trial(store, study):
+    store.enroll(study, "alice", planner)
+    store.submit(study, "alice", 0, "left")
+    row = dict(study=study, rater="alice", trial=0, session="", side="left", choice="c/a",
+               golden_failed=False, shown_at=utcnow(), answered_at=utcnow(), duration_s=0.0)
+    with pytest.raises(IntegrityError), store.engine.begin() as conn:
+        conn.execute(insert(VoteRow).values(**row))
+    assert store.count_votes(study) == 1
+
+
+def test_bad_submissions_are_refused(store, study):
+    store.enroll(study, "alice", planner)
+    with pytest.raises(StudyError, match="planned trials"):
+        store.submit(study, "alice", 99, "left")
+    with pytest.raises(StudyError, match="choice must be"):
+        store.submit(study, "alice", 0, "A")
+    with pytest.raises(StudyError, match="planned trials"):
+        store.submit(study, "mallory", 0, "left")
+    assert store.count_votes(study) == 0
+
+
+def test_register_study_refuses_new_seed(store, study):
+    store.register_study(study, 5, {"a": 1}, {})
+    store.register_study(study, 5, {"a": 2}, {})
+    with pytest.raises(StudyError, match="seed must stay 5"):
+        store.register_study(study, 6, {}, {})
+
+
+def test_concurrent_enrolment_gives_dense_unique_slots(store, study):
+    names = [f"r{i}" for i in range(24)] * 2            # every rater arrives twice at once
+    with ThreadPoolExecutor(16) as ex:
+        recs = list(ex.map(lambda n: store.enroll(study, n, planner), names))
+    slots = {r.rater: r.slot for r in recs}
+    assert sorted(slots.values()) == list(range(24))
+    assert all(slots[r.rater] == r.slot for r in recs)
+    assert len(store.frame("trials", study)) == 24 * N_TRIALS
+
+
+def test_many_threads_no_lost_or_duplicate_vote(store, study):
+    raters = [f"r{i}" for i in range(20)]
+    for r in raters:
+        store.enroll(study, r, planner)
+    jobs = [(r, t) for r in raters for t in range(N_TRIALS)] * 3    # each vote sent 3 times
+    barrier = threading.Barrier(32)
+    stored = []
+
+    def work(k):
+        barrier.wait()
+        mine = jobs[k::32]
+        stored.append(sum(store.submit(study, r, t, "left" if t % 2 else "tie").stored
+                          for r, t in mine))
+
+    threads = [threading.Thread(target=work, args=(k,)) for k in range(32)]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    assert sum(stored) == len(raters) * N_TRIALS
+    assert store.count_votes(study) == len(raters) * N_TRIALS
+    df = votes_table(store, study)
+    assert not df.duplicated(["rater", "trial"]).any()
+
+
+def test_many_processes_no_lost_or_duplicate_vote(store, study):
+    raters = [f"p{i}" for i in range(12)]
+    for r in raters:
+        store.enroll(study, r, planner)
+    url = store.url
+    store.engine.dispose()
+    ctx = mp.get_context("spawn")
+    # 4 processes; each submits every vote of half the raters twice; halves overlap fully
+    halves = [raters[:6], raters[6:], raters[:6], raters[6:]]
+    with ctx.Pool(4) as pool:
+        stored = pool.starmap(submit_all, [(url, study, h, N_TRIALS, 2) for h in halves])
+    assert sum(stored) == len(raters) * N_TRIALS
+    assert store.count_votes(study) == len(raters) * N_TRIALS
+
+
+def test_sqlite_file_readable_by_plain_sqlite3(tmp_path, study):
+    s = VoteStore(tmp_path / "v.sqlite")
+    s.create_schema()
+    s.enroll(study, "a", planner)
+    s.submit(study, "a", 0, "left")
+    s.dispose()
+    con = sqlite3.connect(tmp_path / "v.sqlite")
+    assert con.execute("select count(*) from votes").fetchone()[0] == 1
+    con.close()

@@ -1,0 +1,200 @@
+"""LPIPS and DISTS through evalkit's real weight-loading path equal the reference packages
+given the same (randomly initialised) backbones and the official linear / alpha-beta files."""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pytest
+import torch
+
+from evalkit.errors import MetricError, WeightsError
+from evalkit.metrics import build_metric, compute_batch, compute_pair, get_spec
+from evalkit.weights import resolve
+
+
+def _t01(img: np.ndarray) -> torch.Tensor:
+    """uint8 HWC -> float (1, 3, H, W) in [0, 1], the reference packages' input."""
+    return torch.from_numpy(img).permute(2, 0, 1)[None].float() / 255.0
+
+
+def _reference_lpips(net: str):
+    import lpips
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        # pnet_rand=False: the package loads torchvision's ImageNet file itself, from the hub
+        # cache ($TORCH_HOME), i.e. our random backbone; linear layers: its own official copy.
+        return lpips.LPIPS(net=net, version="0.1", pretrained=True, pnet_rand=False,
+                           verbose=False).eval()
+
+
+@pytest.mark.parametrize("name, net", [("lpips", "alex"), ("lpips_vgg", "vgg")])
+def test_lpips_equals_lpips_package(random_weights_dir, photo_pair, name, net):
+    ref, dist = photo_pair
+    ours = compute_pair(ref, dist, [name])[name]
+    with torch.no_grad():
+        # the reference takes [-1, 1]; normalize=True maps [0, 1] -> [-1, 1] inside.
+        theirs = _reference_lpips(net)(_t01(ref), _t01(dist), normalize=True).item()
+    assert ours > 0
+    assert ours == pytest.approx(theirs, rel=1e-5, abs=1e-7)
+    # identical images are at distance 0
+    assert compute_pair(ref, ref, [name])[name] == pytest.approx(0.0, abs=1e-7)
+
+
+def test_lpips_uses_the_resolved_backbone(random_weights_dir, photo_pair, tmp_path):
+    """A different backbone file (explicit path) must change the value: the weights are really
+    loaded from the resolved file, not from a cache or the network."""
+    from torchvision import models
+
+    torch.manual_seed(7)
+    other = tmp_path / "alexnet-owt-7be5be79.pth"
+    torch.save(models.alexnet(weights=None).state_dict(), other)
+    ref, dist = photo_pair
+    a = compute_batch(ref, dist, "lpips")[0]
+    b = compute_batch(ref, dist, "lpips", backbone_path=other)[0]
+    assert a != pytest.approx(b, rel=1e-3)
+
+
+def test_lpips_batch_matches_single_pairs(random_weights_dir, photo_pair, photo):
+    ref, dist = photo_pair
+    flipped = photo[:, ::-1].copy()
+    batch = compute_batch(np.stack([ref, ref]), np.stack([dist, flipped]), "lpips")
+    assert batch.shape == (2,)
+    assert batch[0] == pytest.approx(compute_pair(ref, dist, ["lpips"])["lpips"], rel=1e-5)
+    assert batch[1] == pytest.approx(compute_pair(ref, flipped, ["lpips"])["lpips"], rel=1e-5)
+
+
+def test_lpips_model_keeps_no_gradients_and_is_built_once(random_weights_dir):
+    m = build_metric("lpips")
+    assert build_metric("lpips") is m
+    assert not any(p.requires_grad for p in m.parameters())
+    x = torch.full((1, 3, 40, 40), 100.0, requires_grad=True)
+    out = m(x, x.detach() + 1)
+    assert not out.requires_grad
+
+
+def test_lpips_too_small_image_is_a_clear_error(random_weights_dir):
+    tiny = np.zeros((20, 40, 3), np.uint8)
+    with pytest.raises(MetricError, match="at least 31 px, got 40x20"):
+        compute_pair(tiny, tiny, ["lpips"])
+
+
+def test_lpips_rejects_a_wrong_backbone_file(random_weights_dir, tmp_path):
+    from torchvision import models
+
+    wrong = tmp_path / "alexnet-owt-7be5be79.pth"
+    torch.save(models.squeezenet1_1(weights=None).state_dict(), wrong)
+    with pytest.raises(WeightsError, match="not a torchvision alexnet state dict"):
+        get_spec("lpips").build(backbone_path=wrong)
+
+
+def test_lpips_rejects_wrong_linear_layers(random_weights_dir):
+    vgg_lin = resolve("lpips_v0.1_vgg")
+    with pytest.raises(WeightsError, match="not an LPIPS v0.1 linear-layer file"):
+        get_spec("lpips").build(linear_path=vgg_lin)
+
+
+def test_corrupt_weight_file_is_a_weights_error(random_weights_dir, tmp_path):
+    bad = tmp_path / "alexnet-owt-7be5be79.pth"
+    bad.write_bytes(b"not a torch file")
+    with pytest.raises(WeightsError, match="cannot load weight file"):
+        get_spec("lpips").build(backbone_path=bad)
+
+
+# --- DISTS -------------------------------------------------------------------------------------
+
+def _official_alpha_beta():
+    return torch.load(str(resolve("dists_alpha_beta")), map_location="cpu", weights_only=True)
+
+
+def test_dists_equals_official_dists_pytorch(random_weights_dir, photo_pair):
+    from DISTS_pytorch import DISTS
+
+    ref, dist = photo_pair
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        model = DISTS(load_weights=False)  # VGG16 from the hub cache = our random backbone
+    weights = _official_alpha_beta()
+    model.alpha.data, model.beta.data = weights["alpha"], weights["beta"]
+    theirs = model(_t01(ref), _t01(dist)).item()
+    ours = compute_pair(ref, dist, ["dists"])["dists"]
+    assert 0 < ours < 1
+    assert ours == pytest.approx(theirs, rel=1e-5, abs=1e-7)
+
+
+def test_dists_equals_torchmetrics(random_weights_dir, photo_pair):
+    from torchmetrics.functional.image.dists import DISTSNetwork
+
+    ref, dist = photo_pair
+    net = DISTSNetwork(load_weights=True).eval()  # its shipped copy of the official weights.pt
+    theirs = net(_t01(ref), _t01(dist)).item()
+    ours = compute_pair(ref, dist, ["dists"])["dists"]
+    assert ours == pytest.approx(theirs, rel=1e-5, abs=1e-7)
+
+
+def test_dists_equals_piq_below_its_resize_threshold(random_weights_dir, photo_pair):
+    """piq downloads its own copy of the alpha/beta file into the hub cache; give it the
+    official file under that name.  (piq shrinks images > 256 px, so only small ones agree.)"""
+    import os
+    import piq
+
+    hub = os.path.join(os.environ["TORCH_HOME"], "hub", "checkpoints")
+    torch.save(_official_alpha_beta(), os.path.join(hub, "dists_weights.pt"))
+    ref, dist = photo_pair
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        theirs = piq.DISTS(reduction="none")(_t01(dist), _t01(ref)).item()
+    ours = compute_pair(ref, dist, ["dists"])["dists"]
+    assert ours == pytest.approx(theirs, rel=1e-4, abs=1e-6)
+
+
+def test_dists_does_not_resize_large_images(random_weights_dir, astronaut):
+    """Above 256 px the official demo and piq resize; evalkit must score full resolution,
+    so it equals the official network applied to the unresized pixels."""
+    from DISTS_pytorch import DISTS
+
+    ref = astronaut[:272, :272].copy()
+    dist = np.clip(ref.astype(int) + 20, 0, 255).astype(np.uint8)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        model = DISTS(load_weights=False)
+    weights = _official_alpha_beta()
+    model.alpha.data, model.beta.data = weights["alpha"], weights["beta"]
+    theirs = model(_t01(ref), _t01(dist)).item()
+    assert compute_pair(ref, dist, ["dists"])["dists"] == pytest.approx(theirs, rel=1e-5)
+
+
+def test_dists_identical_images_score_zero(random_weights_dir, photo):
+    assert compute_pair(photo, photo, ["dists"])["dists"] == pytest.approx(0.0, abs=1e-6)
+
+
+def test_dists_rejects_a_file_without_alpha_beta(random_weights_dir, tmp_path):
+    bad = tmp_path / "weights.pt"
+    torch.save({"alpha": torch.zeros(1, 10, 1, 1)}, bad)
+    with pytest.raises(WeightsError, match="'alpha' of shape"):
+        get_spec("dists").build(weights_path=bad)
+
+
+# --- missing weights: the clear message, no download ----------------------------------------
+
+@pytest.mark.parametrize("name, filename, url", [
+    ("lpips", "alexnet-owt-7be5be79.pth", "https://download.pytorch.org/models/alexnet-owt-7be5be79.pth"),
+    ("lpips_vgg", "vgg16-397923af.pth", "https://download.pytorch.org/models/vgg16-397923af.pth"),
+    ("dists", "vgg16-397923af.pth", "https://download.pytorch.org/models/vgg16-397923af.pth"),
+])
+def test_missing_backbone_names_file_url_and_directory(empty_weights_env, photo, name,
+                                                       filename, url):
+    with pytest.raises(WeightsError) as info:
+        compute_pair(photo, photo, [name])
+    msg = str(info.value)
+    assert filename in msg and url in msg and str(empty_weights_env) in msg
+    assert "\n" not in msg
+
+
+def test_metric_specs_describe_weights():
+    assert get_spec("lpips").needs_weights == ("alexnet", "lpips_v0.1_alex")
+    assert get_spec("lpips_vgg").needs_weights == ("vgg16", "lpips_v0.1_vgg")
+    assert get_spec("dists").needs_weights == ("vgg16", "dists_alpha_beta")
+    assert not any(get_spec(n).higher_is_better for n in ("lpips", "lpips_vgg", "dists"))
