@@ -46,8 +46,9 @@ def add_parser(subparsers) -> None:
                                      "(default match-<codec>-<setting> or match-<csv stem>)")
     p.add_argument("--search-quality", help="with --match: only search these comma-separated values")
     p.add_argument("--workers", type=int, help="parallel workers (default: one per core)")
-    p.add_argument("--executor", choices=("thread", "process"), default="thread",
-                   help="parallel workers are threads (default) or processes")
+    p.add_argument("--executor", choices=("auto", "thread", "process"), default="auto",
+                   help="parallel workers are threads or processes; auto (default) uses threads "
+                        "unless a codec holds the GIL (jpeg2000)")
     p.add_argument("--overwrite", action="store_true", help="replace existing setting folders")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.add_argument("--tfci", help="path of tensorflow-compression's models/tfci.py (hific-*)")

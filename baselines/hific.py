@@ -95,8 +95,8 @@ def run_hific(refs_dir: str | Path, runs_dir: str | Path, variant: str, *,
 
     paths, missing = hific_requirements(variant, tfci=tfci, metagraph_dir=metagraph_dir, python=python)
     if missing:
-        raise CodecError("the HiFiC runner cannot run here; missing:\n  - " + "\n  - ".join(missing)
-                         + "\n(alternatively import existing outputs with `evalkit import-run`)")
+        raise CodecError("the HiFiC runner cannot run here; missing: " + "; ".join(missing)
+                         + ". Alternatively import existing outputs with `evalkit import-run`.")
     refs = load_references(refs_dir)
     mdir = str(Path(paths["metagraph"]).parent)
     runs_dir = Path(runs_dir)

@@ -47,11 +47,14 @@ class SearchResult:
 
 
 def highest_feasible(rate_of: Callable[[int], float], n: int, target: float, *,
-                     lookahead: int = DEFAULT_LOOKAHEAD) -> SearchResult:
+                     lookahead: int = DEFAULT_LOOKAHEAD, start: int | None = None) -> SearchResult:
     """Largest index ``i < n`` with ``rate_of(i) <= target`` (rate assumed non-decreasing in i).
 
     Exact for monotone rates; local dips (a higher setting fitting again within ``lookahead``
-    steps above the boundary) are followed.  ``rate_of`` is called at most once per index.
+    steps above the boundary) are followed.  ``start`` is an optional guess of the answer
+    (e.g. jpeg2000's grid value nearest the target): the search gallops out from it before
+    bisecting, which needs fewer encodes when the guess is close.  ``rate_of`` is called at
+    most once per index.
     """
     if n < 1:
         raise CodecError(f"the setting grid must hold at least one value, got {n}")
@@ -67,13 +70,28 @@ def highest_feasible(rate_of: Callable[[int], float], n: int, target: float, *,
         dips = any(seen[a] > seen[b] for k, a in enumerate(order) for b in order[k + 1:])
         return SearchResult(best, dict(sorted(seen.items())), dips)
 
+    def lowest_fitting() -> int | None:
+        return next((i for i in range(0, min(n - 1, lookahead + 1)) if fits(i)), None)
+
     if fits(n - 1):
         return finish(n - 1)
-    lo = next((i for i in range(0, min(n - 1, lookahead + 1)) if fits(i)), None)
+    if start is not None and 0 <= start < n - 1:
+        if fits(start):  # gallop upwards while it still fits
+            lo, step = start, 1
+            while lo + step < n - 1 and fits(lo + step):
+                lo, step = lo + step, step * 2
+        else:  # gallop downwards until it fits
+            hi, step = start, 1
+            while hi - step >= 0 and not fits(hi - step):
+                hi, step = hi - step, step * 2
+            lo = hi - step if hi - step >= 0 else lowest_fitting()
+    else:
+        lo = lowest_fitting()
     if lo is None:
         return finish(None)
-    hi = n - 1  # known not to fit
     while True:
+        # the nearest setting above lo known not to fit (n - 1 is one)
+        hi = min(i for i, r in seen.items() if i > lo and r > target)
         while hi - lo > 1:
             mid = (lo + hi) // 2
             if fits(mid):
@@ -83,7 +101,7 @@ def highest_feasible(rate_of: Callable[[int], float], n: int, target: float, *,
         above = next((j for j in range(hi + 1, min(n - 1, hi + 1 + lookahead)) if fits(j)), None)
         if above is None:
             return finish(lo)
-        lo, hi = above, n - 1
+        lo = above
 
 
 # -- targets ---------------------------------------------------------------------------------
@@ -141,7 +159,8 @@ def _match_task(task: _MatchTask) -> dict[str, Any]:
             best.update(index=i, data=data, seconds=seconds)
         return bpp
 
-    res = highest_feasible(rate_of, len(task.grid), task.target, lookahead=task.lookahead)
+    res = highest_feasible(rate_of, len(task.grid), task.target, lookahead=task.lookahead,
+                           start=codec.start_hint(task.grid, task.target))
     row: dict[str, Any] = {"codec": task.codec, "image": task.ref.name, "target_bpp": task.target,
                            "encodes": len(res.evaluated), "non_monotone": res.non_monotone,
                            "lowest_bpp": res.evaluated.get(0)}
@@ -179,7 +198,7 @@ def run_matched(refs_dir: str | Path, runs_dir: str | Path, codecs: Sequence[str
                 match: str | Path | None = None, manifest: str | Path | None = None,
                 setting: str | None = None, qualities: Sequence[float] | None = None,
                 lookahead: int = DEFAULT_LOOKAHEAD, workers: int | None = None,
-                executor: str = "thread", progress: bool = True,
+                executor: str = "auto", progress: bool = True,
                 overwrite: bool = False) -> pd.DataFrame:
     """Encode every targeted image with each codec at the highest setting not above its target bpp.
 
@@ -207,8 +226,8 @@ def run_matched(refs_dir: str | Path, runs_dir: str | Path, codecs: Sequence[str
     if not isinstance(lookahead, int) or lookahead < 0:
         raise CodecError(f"lookahead must be a non-negative integer, got {lookahead!r}")
     names = parse_codec_list(codecs if isinstance(codecs, str) else list(codecs))
-    nworkers = check_parallel(workers, executor)
     codec_objs = {n: get_codec(n) for n in names}
+    nworkers, executor = check_parallel(workers, executor, list(codec_objs.values()))
     grids = {}
     for n, c in codec_objs.items():
         grid = sorted({c.check_value(v) for v in qualities}) if qualities is not None else c.grid()

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import math
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +21,9 @@ _DATA = "data"
 
 
 def _data_dir() -> Path:
-    return Path(str(resources.files("baselines").joinpath(_DATA)))
+    # Beside this module (not importlib.resources): also right when an editable install made
+    # before baselines/__init__.py existed treats the package as a namespace package.
+    return Path(__file__).resolve().parent / _DATA
 
 
 def list_references() -> list[str]:

@@ -87,7 +87,15 @@ class RunStager:
                 shutil.rmtree(old, ignore_errors=True)
             done.append(dest)
         self._committed = True
+        self._remove_empty_created()
         return done
+
+    def _remove_empty_created(self) -> None:
+        for p in reversed(self._created):
+            try:
+                p.rmdir()  # only succeeds if empty
+            except OSError:
+                pass
 
     def __enter__(self) -> RunStager:
         return self
@@ -97,11 +105,7 @@ class RunStager:
             return
         for tmp in self._staged.values():
             shutil.rmtree(tmp, ignore_errors=True)
-        for p in reversed(self._created):
-            try:
-                p.rmdir()  # only if empty
-            except OSError:
-                pass
+        self._remove_empty_created()
 
 
 def write_png(path: Path, pixels: np.ndarray) -> None:

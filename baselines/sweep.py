@@ -78,7 +78,7 @@ def codec_record(codec: Codec) -> dict[str, Any]:
 
 def run_sweep(refs_dir: str | Path, runs_dir: str | Path, codecs: Sequence[str] | str,
               qualities: Sequence[float] | dict[str, Sequence[float]] | None = None, *,
-              workers: int | None = None, executor: str = "thread", progress: bool = True,
+              workers: int | None = None, executor: str = "auto", progress: bool = True,
               overwrite: bool = False) -> pd.DataFrame:
     """Encode every reference with each codec at each rate parameter, into the run layout.
 
@@ -90,7 +90,8 @@ def run_sweep(refs_dir: str | Path, runs_dir: str | Path, codecs: Sequence[str] 
             missing from the dict) uses that codec's ``default_sweep``.
         workers: parallel workers (default: one per core); timings are wall-clock per call
             and slow down when workers share cores.
-        executor: ``"thread"`` (default) or ``"process"``.
+        executor: ``"auto"`` (default: threads, or processes when a codec holds the GIL,
+            i.e. jpeg2000), ``"thread"`` or ``"process"``; the bitstreams are identical.
         progress: show a tqdm bar on stderr.
         overwrite: replace existing setting folders (otherwise they are an error, checked
             before any work).
@@ -103,7 +104,6 @@ def run_sweep(refs_dir: str | Path, runs_dir: str | Path, codecs: Sequence[str] 
         ImageError / LayoutError: bad originals or occupied destinations. Nothing is written then.
     """
     names = parse_codec_list(codecs if isinstance(codecs, str) else list(codecs))
-    nworkers = check_parallel(workers, executor)
     plan: dict[str, tuple[float, ...]] = {}
     codec_objs = {}
     for name in names:
@@ -122,6 +122,7 @@ def run_sweep(refs_dir: str | Path, runs_dir: str | Path, codecs: Sequence[str] 
         if len(set(settings)) != len(settings):
             raise CodecError(f"{name}: {codec.value_name} values must be distinct, got {list(vals)}")
         plan[name], codec_objs[name] = checked, codec
+    nworkers, executor = check_parallel(workers, executor, list(codec_objs.values()))
     refs = load_references(refs_dir)
     runs_dir = Path(runs_dir)
     rows: list[dict[str, Any]] = []

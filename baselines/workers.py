@@ -1,8 +1,9 @@
 """Run independent encode tasks in parallel (threads or processes) with a tqdm progress bar.
 
-The codec libraries release the GIL while they encode, so threads give real parallelism
-without copying images between processes; processes are offered for encoders that do not.
-``bench/`` measures both (see docs/baselines.md).
+Most codec libraries release the GIL while they encode (checked: libjpeg-turbo, libwebp,
+libavif/aom, libjxl, libheif/x265), so threads give real parallelism without pickling; Pillow's
+OpenJPEG (jpeg2000) encoder holds it, so ``executor="auto"`` uses processes when such a codec is
+in the batch.  Bitstreams are identical either way.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from typing import Any, TypeVar
 from evalkit.errors import CodecError, EvalkitError
 
 T = TypeVar("T")
-EXECUTORS = ("thread", "process")
+EXECUTORS = ("auto", "thread", "process")
 
 
 def default_workers() -> int:
@@ -26,15 +27,21 @@ def default_workers() -> int:
         return max(1, os.cpu_count() or 1)
 
 
-def check_parallel(workers: int | None, executor: str) -> int:
-    """Validate ``workers``/``executor``; returns the worker count to use."""
+def check_parallel(workers: int | None, executor: str, codecs: list | None = None) -> tuple[int, str]:
+    """Validate ``workers``/``executor``; returns the worker count and the concrete executor.
+
+    ``"auto"`` is ``"thread"`` unless one of ``codecs`` holds the GIL while encoding.
+    """
     if executor not in EXECUTORS:
         raise CodecError(f"executor must be one of {', '.join(EXECUTORS)}, got {executor!r}")
     if workers is None:
-        return default_workers()
-    if not isinstance(workers, int) or isinstance(workers, bool) or workers < 1:
+        workers = default_workers()
+    elif not isinstance(workers, int) or isinstance(workers, bool) or workers < 1:
         raise CodecError(f"workers must be a positive integer, got {workers!r}")
-    return workers
+    if executor == "auto":
+        holds_gil = any(not getattr(c, "releases_gil", True) for c in (codecs or []))
+        executor = "process" if holds_gil and workers > 1 else "thread"
+    return workers, executor
 
 
 def run_tasks(fn: Callable[[Any], T], tasks: Sequence[Any], *, workers: int, executor: str,

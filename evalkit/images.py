@@ -148,6 +148,7 @@ def read_image(path: str | Path) -> LoadedImage:
     _register_plugins()
     try:
         with Image.open(path) as im:
+            _refuse_deep_samples(im, path)
             im.load()
             im = ImageOps.exif_transpose(im)
     except UnidentifiedImageError:
@@ -157,6 +158,20 @@ def read_image(path: str | Path) -> LoadedImage:
     except (OSError, SyntaxError, ValueError) as exc:
         raise ImageError(f"{path}: cannot read image ({exc})") from exc
     return _from_pillow(im, path)
+
+
+def _refuse_deep_samples(im: Image.Image, path: Path) -> None:
+    """Pillow reads 16-bit RGB TIFFs and pillow-heif 10/12-bit HEIF/AVIF as 8-bit RGB without a
+    word; refuse them like 16-bit PNGs (the mode alone does not show it)."""
+    depth = im.info.get("bit_depth")  # pillow-heif
+    bits = getattr(im, "tag_v2", {}).get(258) if hasattr(im, "tag_v2") else None  # TIFF
+    if isinstance(bits, (tuple, list)) and bits:
+        depth = max(int(b) for b in bits)
+    elif isinstance(bits, int):
+        depth = bits
+    if isinstance(depth, int) and depth > 8:
+        raise ImageError(f"{path}: {depth}-bit samples are not supported; evalkit needs 8-bit "
+                         "images")
 
 
 def _from_pillow(im: Image.Image, path: Path) -> LoadedImage:

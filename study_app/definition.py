@@ -288,7 +288,8 @@ def check_study(defn: StudyDefinition) -> StudyCheck:
                                     f"{sizes[im][0]}x{sizes[im][1]}")
     if problems:
         raise StudyError(f"study {defn.name!r} does not match its folders:\n  " + "\n  ".join(problems))
-    warnings = []
+    used = tuple(f"/{m}/" for m in defn.methods)
+    warnings = [w for w in _report.warnings() if any(u in w.replace("\\", "/") for u in used)]
     if defn.crops:
         small = [im for im, (w, h) in sizes.items() if w < defn.crops.width or h < defn.crops.height]
         if small:

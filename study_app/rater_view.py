@@ -53,8 +53,9 @@ def _enroll(ctx: StudyContext, ident: flow.Identity) -> None:
         st.query_params["rater"] = ident.rater   # a refresh keeps the rater
 
 
-def _show(img, alt: str, caption: str | None = None) -> None:
-    st.image(png_bytes(img), caption=caption, alt=alt, width="stretch")
+def _show(img, alt: str, caption: str | None = None, width="stretch") -> None:
+    # output_format="PNG": "auto" would re-encode as lossy JPEG and alter the stimulus
+    st.image(png_bytes(img), caption=caption, alt=alt, width=width, output_format="PNG")
 
 
 def _trial(ctx: StudyContext, trials, idx: int, answered: int) -> None:
@@ -77,7 +78,7 @@ def _trial(ctx: StudyContext, trials, idx: int, answered: int) -> None:
                                      help="Switch between the images in place to spot differences")
         which = which or "Original"
         _show(imgs[which], alt=f"Image {which}" if which != "Original" else "Original",
-              caption=which)
+              caption=which, width="content")   # native pixels (capped to the page width)
     elif mode == "Zoom":
         h, w = orig.shape[:2]
         c1, c2, c3 = st.columns(3)

@@ -12,7 +12,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
 
 
 # --- images ----------------------------------------------------------------------------------
@@ -72,6 +71,7 @@ BACKBONE_FILES = {"alexnet": "alexnet-owt-7be5be79.pth", "vgg16": "vgg16-397923a
 def _random_backbones(tmp_path_factory) -> Path:
     """Random-initialised torchvision AlexNet and VGG16 state dicts (seeded), saved once per
     session under their official file names."""
+    import torch
     from torchvision import models
 
     root = tmp_path_factory.mktemp("random_weights")
@@ -80,7 +80,9 @@ def _random_backbones(tmp_path_factory) -> Path:
         model = getattr(models, arch)(weights=None)
         torch.save(model.state_dict(), root / filename)
         del model
-    return root
+    yield root
+    for filename in BACKBONE_FILES.values():  # ~800 MB: do not leave it in pytest's basetemp
+        (root / filename).unlink(missing_ok=True)
 
 
 @pytest.fixture
@@ -130,3 +132,15 @@ def fresh_metric_cache():
     api._BUILT.clear()
     yield
     api._BUILT.clear()
+
+
+@pytest.fixture
+def skip_random_init(monkeypatch):
+    """Make torch's in-place initialisers no-ops while reference packages build networks whose
+    every weight is then loaded from a file (saves seconds of random init of VGG16's
+    classifier on a busy CPU).  A weight left unloaded would hold garbage and fail the test."""
+    import torch.nn.init as init
+
+    for fn in ("kaiming_normal_", "kaiming_uniform_", "normal_", "uniform_", "constant_",
+               "xavier_uniform_", "xavier_normal_", "trunc_normal_"):
+        monkeypatch.setattr(init, fn, lambda tensor, *args, **kwargs: tensor)

@@ -31,7 +31,7 @@ def _reference_lpips(net: str):
 
 
 @pytest.mark.parametrize("name, net", [("lpips", "alex"), ("lpips_vgg", "vgg")])
-def test_lpips_equals_lpips_package(random_weights_dir, photo_pair, name, net):
+def test_lpips_equals_lpips_package(random_weights_dir, skip_random_init, photo_pair, name, net):
     ref, dist = photo_pair
     ours = compute_pair(ref, dist, [name])[name]
     with torch.no_grad():
@@ -109,22 +109,29 @@ def _official_alpha_beta():
     return torch.load(str(resolve("dists_alpha_beta")), map_location="cpu", weights_only=True)
 
 
-def test_dists_equals_official_dists_pytorch(random_weights_dir, photo_pair):
+def test_dists_equals_official_dists_pytorch_without_resizing(random_weights_dir, skip_random_init,
+                                                              photo_pair,
+                                                              astronaut):
+    """Equal to the official network; above 256 px (where the official demo and piq resize)
+    evalkit still scores the full-resolution pixels, so it equals the official network
+    applied to the unresized images."""
     from DISTS_pytorch import DISTS
 
-    ref, dist = photo_pair
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         model = DISTS(load_weights=False)  # VGG16 from the hub cache = our random backbone
     weights = _official_alpha_beta()
     model.alpha.data, model.beta.data = weights["alpha"], weights["beta"]
-    theirs = model(_t01(ref), _t01(dist)).item()
-    ours = compute_pair(ref, dist, ["dists"])["dists"]
-    assert 0 < ours < 1
-    assert ours == pytest.approx(theirs, rel=1e-5, abs=1e-7)
+    big = astronaut[:272, :264].copy()
+    big_dist = np.clip(big.astype(int) + 20, 0, 255).astype(np.uint8)
+    for ref, dist in (photo_pair, (big, big_dist)):
+        theirs = model(_t01(ref), _t01(dist)).item()
+        ours = compute_pair(ref, dist, ["dists"])["dists"]
+        assert 0 < ours < 1
+        assert ours == pytest.approx(theirs, rel=1e-5, abs=1e-7)
 
 
-def test_dists_equals_torchmetrics(random_weights_dir, photo_pair):
+def test_dists_equals_torchmetrics(random_weights_dir, skip_random_init, photo_pair):
     from torchmetrics.functional.image.dists import DISTSNetwork
 
     ref, dist = photo_pair
@@ -134,7 +141,8 @@ def test_dists_equals_torchmetrics(random_weights_dir, photo_pair):
     assert ours == pytest.approx(theirs, rel=1e-5, abs=1e-7)
 
 
-def test_dists_equals_piq_below_its_resize_threshold(random_weights_dir, photo_pair):
+def test_dists_equals_piq_below_its_resize_threshold(random_weights_dir, skip_random_init,
+                                                     photo_pair):
     """piq downloads its own copy of the alpha/beta file into the hub cache; give it the
     official file under that name.  (piq shrinks images > 256 px, so only small ones agree.)"""
     import os
@@ -148,22 +156,6 @@ def test_dists_equals_piq_below_its_resize_threshold(random_weights_dir, photo_p
         theirs = piq.DISTS(reduction="none")(_t01(dist), _t01(ref)).item()
     ours = compute_pair(ref, dist, ["dists"])["dists"]
     assert ours == pytest.approx(theirs, rel=1e-4, abs=1e-6)
-
-
-def test_dists_does_not_resize_large_images(random_weights_dir, astronaut):
-    """Above 256 px the official demo and piq resize; evalkit must score full resolution,
-    so it equals the official network applied to the unresized pixels."""
-    from DISTS_pytorch import DISTS
-
-    ref = astronaut[:272, :272].copy()
-    dist = np.clip(ref.astype(int) + 20, 0, 255).astype(np.uint8)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        model = DISTS(load_weights=False)
-    weights = _official_alpha_beta()
-    model.alpha.data, model.beta.data = weights["alpha"], weights["beta"]
-    theirs = model(_t01(ref), _t01(dist)).item()
-    assert compute_pair(ref, dist, ["dists"])["dists"] == pytest.approx(theirs, rel=1e-5)
 
 
 def test_dists_identical_images_score_zero(random_weights_dir, photo):

@@ -33,7 +33,7 @@ def run(args: argparse.Namespace) -> int:
     import warnings
 
     from evalkit.evaluate.results import read_table
-    from evalkit.provenance import atomic_write_text, provenance, write_sidecar
+    from evalkit.provenance import atomic_write_text, file_sha256, provenance, write_sidecar
     from evalkit.rd import bd_table, format_bd_table
 
     table = read_table(args.results)
@@ -47,7 +47,9 @@ def run(args: argparse.Namespace) -> int:
     text = format_bd_table(df, args.format)
     if args.out:
         atomic_write_text(args.out, text)
-        write_sidecar(args.out, provenance({k: v for k, v in vars(args).items() if k != "func"}))
+        settings = {k: v for k, v in vars(args).items() if k != "func"}
+        inputs = {str(args.results): file_sha256(args.results)}
+        write_sidecar(args.out, provenance(settings, inputs=inputs))
         print(f"wrote {args.out}")
     else:
         print(text, end="")

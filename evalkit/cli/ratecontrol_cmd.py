@@ -29,10 +29,12 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from evalkit.errors import RateControlError
-    from evalkit.evaluate.results import read_results, write_table
-    from evalkit.provenance import provenance, write_sidecar
+    from evalkit.evaluate.results import read_results, table_format, write_table
+    from evalkit.provenance import file_sha256, provenance, write_sidecar
     from evalkit.rd import rate_control, transparent
 
+    if args.out:
+        table_format(args.out)  # a bad suffix fails before any work
     results = read_results(args.results)
     targets = args.min_psnr_agg is not None or args.min_ms_ssim_agg is not None
     if targets == (args.budget_bpp is not None):
@@ -50,10 +52,13 @@ def run(args: argparse.Namespace) -> int:
     print(res.choices.to_string(index=False))
     print(f"total {res.total_bytes} bytes, bpp_agg {res.bpp_agg:.5f}, psnr_agg "
           f"{res.psnr_agg:.4f} dB, ms_ssim_agg {res.ms_ssim_agg:.6f} ({res.solver})")
+    if res.objective not in ("psnr_agg", "ms_ssim_agg", "transparent"):
+        print(f"mean {res.objective}: {res.objective_value:.6f}")
     if args.out:
         write_table(res.choices, args.out)
         write_sidecar(args.out, provenance(
             {k: v for k, v in vars(args).items() if k != "func"},
+            inputs={str(args.results): file_sha256(args.results)},
             achieved={"total_bytes": res.total_bytes, "bpp_agg": res.bpp_agg,
                       "psnr_agg": res.psnr_agg, "ms_ssim_agg": res.ms_ssim_agg}))
         print(f"wrote {args.out}")

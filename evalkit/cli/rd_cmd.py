@@ -36,7 +36,7 @@ def run(args: argparse.Namespace) -> int:
 
     from evalkit.errors import RDError
     from evalkit.evaluate.results import read_table
-    from evalkit.provenance import provenance, write_sidecar
+    from evalkit.provenance import file_sha256, provenance, write_sidecar
     from evalkit.rd import plot_rd, rd_points, write_compressai_json
 
     if not args.out and not args.export_compressai:
@@ -46,12 +46,13 @@ def run(args: argparse.Namespace) -> int:
     codecs = [c.strip() for c in args.codecs.split(",") if c.strip()] or None
     settings = {"results": str(args.results), "metrics": metrics, "references": args.reference,
                 "codecs": codecs, "ms_ssim_db": args.ms_ssim_db, "pooling": args.pooling}
+    inputs = {str(args.results): file_sha256(args.results)}
     if args.out:
         paths = plot_rd(table, metrics, args.out, references=args.reference,
                         ms_ssim_db=args.ms_ssim_db, pooling=args.pooling, codecs=codecs,
                         title=args.title, formats=args.formats)
         for path in paths:
-            write_sidecar(path, provenance(settings))
+            write_sidecar(path, provenance(settings, inputs=inputs))
             print(f"wrote {path}")
     if args.export_compressai:
         for codec in codecs or sorted(set(rd_points(table, metrics[0])["codec"])):

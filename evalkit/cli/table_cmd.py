@@ -27,14 +27,16 @@ def _split(text: str) -> list[str] | None:
 def run(args: argparse.Namespace) -> int:
     from evalkit.evaluate.results import read_results
     from evalkit.paper_table import paper_table
-    from evalkit.provenance import atomic_write_text, provenance, write_sidecar
+    from evalkit.provenance import atomic_write_text, file_sha256, provenance, write_sidecar
 
     results = read_results(args.results)
     text = paper_table(results, images=_split(args.images), codecs=_split(args.codecs),
                        metrics=_split(args.metrics), fmt=args.format)
     if args.out:
         atomic_write_text(args.out, text)
-        write_sidecar(args.out, provenance({k: v for k, v in vars(args).items() if k != "func"}))
+        settings = {k: v for k, v in vars(args).items() if k != "func"}
+        inputs = {str(args.results): file_sha256(args.results)}
+        write_sidecar(args.out, provenance(settings, inputs=inputs))
         print(f"wrote {args.out}")
     else:
         print(text, end="")

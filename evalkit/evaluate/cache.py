@@ -109,7 +109,7 @@ class ResultCache:
             st = path.stat()
             rows.append((str(path.resolve()), st.st_size, st.st_mtime_ns, digest))
         with self._db:
-            self._db.execute("BEGIN")
+            self._db.execute("BEGIN IMMEDIATE")
             self._db.executemany("INSERT OR REPLACE INTO file_hash VALUES (?, ?, ?, ?)", rows)
 
     # image sizes -----------------------------------------------------------------------
@@ -131,7 +131,7 @@ class ResultCache:
                 values: dict[str, tuple[float, str, str]]) -> None:
         """Commit one image's values ``{metric: (value, version, weights)}`` in one transaction."""
         with self._db:
-            self._db.execute("BEGIN")
+            self._db.execute("BEGIN IMMEDIATE")
             self._db.execute("INSERT OR REPLACE INTO image_size VALUES (?, ?, ?)",
                              (ref, int(size[0]), int(size[1])))
             self._db.executemany(
@@ -145,7 +145,7 @@ class ResultCache:
 
     def put_set(self, key: str, metric: str, value: float) -> None:
         with self._db:
-            self._db.execute("BEGIN")
+            self._db.execute("BEGIN IMMEDIATE")
             self._db.execute("INSERT OR REPLACE INTO set_value VALUES (?, ?, ?)",
                              (key, metric, _to_db(value)))
 

@@ -21,26 +21,43 @@ from evalkit.weights import resolve
 BACKBONE_FILES = {"alexnet": "alexnet", "vgg16": "vgg16"}
 
 
-def load_weight_file(path: str | Path) -> dict[str, Any]:
-    """``torch.load`` of a (tensor-only) weight file onto the CPU, errors as WeightsError."""
+def load_weight_file(path: str | Path, mmap: bool = False) -> dict[str, Any]:
+    """``torch.load`` of a (tensor-only) weight file onto the CPU, errors as WeightsError.
+
+    ``mmap=True`` maps the file instead of reading it (only the tensors used are paged in --
+    the backbones need their ``features``, a small part of the file); files in torch's legacy
+    (pre-zip) format cannot be mapped and are read normally.
+    """
     try:
+        if mmap:
+            try:
+                return _as_state_dict(torch.load(str(path), map_location="cpu",
+                                                 weights_only=True, mmap=True), path)
+            except RuntimeError as exc:
+                if "zipfile" not in str(exc) and "mmap" not in str(exc):
+                    raise
         obj = torch.load(str(path), map_location="cpu", weights_only=True)
+    except WeightsError:
+        raise
     except Exception as exc:  # torch raises many types for corrupt / non-torch files
         raise WeightsError(f"{path}: cannot load weight file ({exc.__class__.__name__}: "
                            f"{str(exc).splitlines()[0] if str(exc) else ''})") from exc
+    return _as_state_dict(obj, path)
+
+
+def _as_state_dict(obj: Any, path: str | Path) -> dict[str, Any]:
     if not isinstance(obj, dict):
         raise WeightsError(f"{path}: must hold a state dict, got {type(obj).__name__}")
     return obj
 
 
 def _architecture(arch: str) -> torch.nn.Module:
+    """The bare architecture on the meta device: no memory, no random init (the loaded state
+    dict is assigned in place)."""
     from torchvision import models
 
-    if arch == "alexnet":
-        return models.alexnet(weights=None)
-    if arch == "vgg16":
-        return models.vgg16(weights=None)
-    raise ValueError(f"arch must be 'alexnet' or 'vgg16', got {arch!r}")
+    with torch.device("meta"):
+        return models.alexnet(weights=None) if arch == "alexnet" else models.vgg16(weights=None)
 
 
 def backbone_features(arch: str, path: str | Path | None = None) -> torch.nn.Sequential:
@@ -49,10 +66,10 @@ def backbone_features(arch: str, path: str | Path | None = None) -> torch.nn.Seq
     if arch not in BACKBONE_FILES:
         raise ValueError(f"arch must be one of {sorted(BACKBONE_FILES)}, got {arch!r}")
     file = resolve(BACKBONE_FILES[arch], path)
-    state = load_weight_file(file)
+    state = load_weight_file(file, mmap=True)
     model = _architecture(arch)
     try:
-        model.load_state_dict(state, strict=True)
+        model.load_state_dict(state, strict=True, assign=True)
     except RuntimeError as exc:
         raise WeightsError(f"{file}: is not a torchvision {arch} state dict "
                            f"({str(exc).splitlines()[0]})") from exc

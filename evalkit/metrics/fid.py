@@ -13,7 +13,8 @@ equally long sequences of paired uint8 ``(H, W, 3)`` arrays returns a float.  Af
 
 Build options (both): ``weights_path`` (explicit FID Inception file or folder), ``resize``
 (``"tf1"`` default, or ``"torch-antialias"``), ``patch_size`` (256), ``batch_size`` (16),
-``cache_dir`` (feature cache folder), ``disk_cache`` (True), ``progress`` (True).
+``cache_dir`` (feature cache folder), ``disk_cache`` (True), ``progress`` (None: progress
+bars only on a terminal; True/False force them on/off).
 KID only: ``subsets`` (100), ``subset_size`` (1000; adapts down to the number of patches),
 ``seed`` (0), ``degree`` (3), ``gamma`` (None = 1/2048), ``coef`` (1.0).
 """
@@ -82,7 +83,7 @@ class PatchFeatures:
     def __init__(self, device: str | torch.device = "cpu", weights_path: str | Path | None = None,
                  resize: str = "tf1", patch_size: int = PATCH_SIZE, batch_size: int = 16,
                  cache_dir: str | Path | None = None, disk_cache: bool = True,
-                 progress: bool = True) -> None:
+                 progress: bool | None = None) -> None:
         count_patches(0, 0, patch_size)  # validates patch_size
         if resize not in RESIZE_MODES:
             raise MetricError(f"resize must be one of {', '.join(RESIZE_MODES)}, got {resize!r}")
@@ -127,7 +128,8 @@ class PatchFeatures:
         key = fid_cache.feature_key(fid_cache.pixels_hash(images), self.protocol())
         got = _MEMORY.get(key)
         if got is not None:
-            self.last_cache = "memory"
+            if reference:
+                self.last_cache = "memory"
             return got
         if reference and self.disk_cache:
             got = fid_cache.load_features(self.cache_dir, key, n, FEATURE_DIM)

@@ -52,10 +52,12 @@ def feature_key(pixels: str, protocol: dict[str, Any]) -> str:
 
 
 class MemoryLRU:
-    """A tiny least-recently-used dict of feature matrices."""
+    """A small least-recently-used dict of feature matrices: at most ``size`` entries and
+    ``max_bytes`` in total (the newest entry is always kept, whatever its size)."""
 
-    def __init__(self, size: int) -> None:
+    def __init__(self, size: int, max_bytes: int = 1 << 30) -> None:
         self.size = size
+        self.max_bytes = max_bytes
         self._data: OrderedDict[str, np.ndarray] = OrderedDict()
 
     def get(self, key: str) -> np.ndarray | None:
@@ -67,7 +69,8 @@ class MemoryLRU:
     def put(self, key: str, value: np.ndarray) -> None:
         self._data[key] = value
         self._data.move_to_end(key)
-        while len(self._data) > self.size:
+        while len(self._data) > 1 and (len(self._data) > self.size or
+                                       sum(v.nbytes for v in self._data.values()) > self.max_bytes):
             self._data.popitem(last=False)
 
     def clear(self) -> None:

@@ -193,13 +193,14 @@ def _batches(patch_iter: Iterable[np.ndarray], batch_size: int) -> Iterator[np.n
 @torch.no_grad()
 def patch_features(patches: Iterable[np.ndarray] | np.ndarray, model: nn.Module,
                    device: str | torch.device = "cpu", batch_size: int = 16,
-                   total: int | None = None, progress: bool = False,
+                   total: int | None = None, progress: bool | None = False,
                    desc: str = "inception") -> np.ndarray:
     """Features of uint8 patches, ``(P, D)`` float32, in input order.
 
     ``patches`` is one ``(P, h, w, 3)`` array or an iterable of such arrays (streamed, so a
     large set never sits in memory as pixels at once); ``model`` maps uint8 ``(N, 3, h, w)``
-    to ``(N, D)``.  ``total`` (number of patches) only sizes the progress bar.
+    to ``(N, D)``.  ``total`` (number of patches) only sizes the progress bar; ``progress``
+    None shows it only on a terminal.
     """
     from tqdm import tqdm
 
@@ -209,7 +210,8 @@ def patch_features(patches: Iterable[np.ndarray] | np.ndarray, model: nn.Module,
         total = len(patches)
         patches = [patches]
     out: list[np.ndarray] = []
-    with tqdm(total=total, desc=desc, unit="patch", disable=not progress, leave=False) as bar:
+    disable = None if progress is None else not progress
+    with tqdm(total=total, desc=desc, unit="patch", disable=disable, leave=False) as bar:
         for batch in _batches(patches, batch_size):
             t = torch.from_numpy(np.ascontiguousarray(batch)).to(device).permute(0, 3, 1, 2)
             feats = model(t)
@@ -222,7 +224,7 @@ def patch_features(patches: Iterable[np.ndarray] | np.ndarray, model: nn.Module,
 
 def images_features(images: Sequence[np.ndarray], model: nn.Module, patch_size: int = 256,
                     device: str | torch.device = "cpu", batch_size: int = 16,
-                    progress: bool = False, desc: str = "inception") -> np.ndarray:
+                    progress: bool | None = False, desc: str = "inception") -> np.ndarray:
     """Features of the HiFiC patches (:mod:`evalkit.metrics.patches`) of a set of uint8
     ``(H, W, 3)`` images, ``(P, D)`` float32, patches in extraction order."""
     from evalkit.metrics.patches import count_patches, extract_patches

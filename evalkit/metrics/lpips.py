@@ -49,6 +49,7 @@ class LPIPSMetric(torch.nn.Module):
         self.model = model
         self.name = name
         self.min_side = min_side
+        self.eval()
 
     @torch.no_grad()
     def forward(self, ref: torch.Tensor, dist: torch.Tensor) -> torch.Tensor:

@@ -13,11 +13,11 @@ split into patches that are then treated as the samples:
 Patches are returned grid first, then shifted grid, each in row-major order.  Images with a side
 shorter than ``p`` contribute no patch.
 
-Sources checked: the HiFiC paper defines FID/256 and KID/256 on 256x256 patches with the extra
-128-px-shifted extraction; facebookresearch/NeuralCompression
-(``neuralcompression/metrics/_update_patch_fid.py``, by the MS-ILLM authors, citing HiFiC)
-implements exactly the scheme above (``F.unfold`` with stride ``p`` on the image, then on
-``image[:, :, p//2:, p//2:]`` when ``H >= 1.5 p and W >= 1.5 p``).
+Source checked: facebookresearch/NeuralCompression (``neuralcompression/metrics/
+_update_patch_fid.py``, by the MS-ILLM authors, documented as HiFiC's FID/256) implements exactly
+the scheme above (``F.unfold`` with stride ``p`` on the image, then on
+``image[:, :, p//2:, p//2:]`` when ``H >= 1.5 p and W >= 1.5 p``).  The HiFiC paper text itself
+was not retrievable from the reference corpora available while writing this.
 """
 
 from __future__ import annotations

@@ -141,7 +141,8 @@ def map_checkpoint(cfg: PIMConfig, tensors: dict[str, Any]) -> tuple[dict[str, t
     used: set[str] = set()
     for key, (var, kind) in _expected_variables(cfg).items():
         if var not in variables:
-            raise WeightsError(f"PIM checkpoint must contain {var}{_SUFFIX} (for {key}), got no such variable")
+            raise WeightsError(f"PIM checkpoint must contain {var}{_SUFFIX} (for {key}), "
+                               "got no such variable")
         value = variables[var]
         if not isinstance(value, np.ndarray) or value.dtype.kind != "f":
             raise WeightsError(f"PIM checkpoint variable {var} must be a float array")

@@ -14,11 +14,14 @@ independent distribution over z (unit-variance Gaussian, or a mixture of them).
 
 Randomness (PIM-5): TensorFlow's random stream cannot be reproduced in PyTorch, so values
 match the official ones only statistically.  Here the draws come from a CPU
-``torch.Generator`` re-seeded with ``seed`` for EACH image of the batch (draws: all levels of
-qx from level 0 up, then all levels of qy; per level the component indices, then the
-standard-normal noise), so an image's value depends only on the pair and the seed -- not on
-the batch it was computed in, the device, or earlier calls -- and codecs compared on the same
-image share their random numbers.
+``torch.Generator`` re-seeded with ``seed`` for EACH image of the batch.  Draw order: all
+levels of qx from level 0 up, then all levels of qy; per level, uniforms of shape (samples,
+pixels) pick each pixel's component by inverse CDF of the mixture weights (components in
+order), then standard-normal noise of shape (samples, nz, pixels) (pixels in row-major order)
+is added to that component's mean.  So an image's value depends only on the pair and the
+seed -- not on the batch it was computed in, the device, or earlier calls -- and codecs
+compared on the same image share their random numbers.  Log-densities are evaluated in
+float32 (as in the official code), their pixel means accumulated in float64.
 """
 
 from __future__ import annotations
@@ -48,26 +51,37 @@ def gaussian_distance(enc_x: Encoding, enc_y: Encoding) -> torch.Tensor:
     return torch.stack(per_level).mean(dim=0)
 
 
-def _mixture_log_prob(z: torch.Tensor, means: torch.Tensor, log_weights: torch.Tensor) -> torch.Tensor:
+def _flatten_pixels(means: torch.Tensor, logits: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """(nmix, nz, H, W), (nmix, H, W) -> means (nmix, nz, P), log weights (nmix, P); P = H*W."""
+    nmix, nz, h, w = means.shape
+    return means.reshape(nmix, nz, h * w), torch.log_softmax(logits.reshape(nmix, h * w), dim=0)
+
+
+def _mixture_log_prob(z: torch.Tensor, mu: torch.Tensor, log_weights: torch.Tensor) -> torch.Tensor:
     """log of sum_m w_m N(z; mu_m, I) without the -nz/2 log(2 pi) constant.
 
-    z: (S, nz, H, W); means: (nmix, nz, H, W); log_weights: (nmix, H, W) -> (S, H, W).
+    z: (S, nz, P); mu: (nmix, nz, P); log_weights: (nmix, P) -> (S, P).  Float32 like the
+    official code; one component at a time keeps temporaries at the size of z.
     """
-    sq = ((z[:, None] - means[None]) ** 2).sum(dim=2)  # (S, nmix, H, W)
-    return torch.logsumexp(log_weights[None] - 0.5 * sq, dim=1)
+    terms = [log_weights[m] - 0.5 * ((z - mu[m]) ** 2).sum(dim=1) for m in range(mu.shape[0])]
+    return torch.logsumexp(torch.stack(terms, dim=1), dim=1)
 
 
-def _sample(means: torch.Tensor, log_weights: torch.Tensor, samples: int,
+def _sample(mu: torch.Tensor, log_weights: torch.Tensor, samples: int,
             gen: torch.Generator) -> torch.Tensor:
-    """``samples`` draws (S, nz, H, W) from the per-pixel mixture (component, then noise)."""
-    nmix, nz, h, w = means.shape
-    probs = log_weights.exp().permute(1, 2, 0).reshape(h * w, nmix).cpu()
-    comp = torch.multinomial(probs, samples, replacement=True, generator=gen)  # (HW, S)
-    noise = torch.randn((samples, nz, h, w), generator=gen, dtype=torch.float64)
-    comp = comp.T.reshape(samples, 1, h, w).to(means.device)
-    loc = torch.gather(means[None].expand(samples, -1, -1, -1, -1), 1,
-                       comp[:, :, None].expand(-1, -1, nz, -1, -1))[:, 0]
-    return loc + noise.to(means.device)
+    """``samples`` draws (S, nz, P) from the per-pixel mixtures.
+
+    Draw order: uniforms (S, P) pick each pixel's component by inverse CDF of the mixture
+    weights, then standard-normal noise (S, nz, P) is added to that component's mean.
+    """
+    nmix, nz, npix = mu.shape
+    u = torch.rand((samples, npix), generator=gen).to(mu.device)
+    noise = torch.randn((samples, nz, npix), generator=gen).to(mu.device)
+    cdf = torch.cumsum(log_weights.exp(), dim=0)  # (nmix, P)
+    comp = (u[:, None] > cdf[None]).sum(dim=1).clamp_(max=nmix - 1)  # (S, P)
+    index = comp[:, None, None, :].expand(samples, 1, nz, npix)
+    loc = torch.gather(mu[None].expand(samples, nmix, nz, npix), 1, index)[:, 0]
+    return loc + noise
 
 
 def _kl_terms(draw_from: Encoding, other: Encoding, n: int, samples: int,
@@ -75,12 +89,11 @@ def _kl_terms(draw_from: Encoding, other: Encoding, n: int, samples: int,
     """(S,) mean over levels of mean over pixels of log a(z) - log b(z), z ~ a, for image n."""
     terms = []
     for (ma, la), (mb, lb) in zip(draw_from, other):
-        ma, mb = ma[n].to(torch.float64), mb[n].to(torch.float64)
-        lwa = torch.log_softmax(la[n].to(torch.float64), dim=0)
-        lwb = torch.log_softmax(lb[n].to(torch.float64), dim=0)
-        z = _sample(ma, lwa, samples, gen)
-        diff = _mixture_log_prob(z, ma, lwa) - _mixture_log_prob(z, mb, lwb)
-        terms.append(diff.flatten(1).mean(dim=1))
+        mua, lwa = _flatten_pixels(ma[n].float(), la[n].float())
+        mub, lwb = _flatten_pixels(mb[n].float(), lb[n].float())
+        z = _sample(mua, lwa, samples, gen)
+        diff = _mixture_log_prob(z, mua, lwa) - _mixture_log_prob(z, mub, lwb)
+        terms.append(diff.mean(dim=1, dtype=torch.float64))
     return torch.stack(terms).mean(dim=0)
 
 

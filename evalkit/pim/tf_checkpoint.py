@@ -209,7 +209,8 @@ def encode_bundle(tensors: dict[str, np.ndarray | bytes]) -> tuple[bytes, bytes]
             if dtype not in _DTYPE_CODES:
                 raise ValueError(f"{name}: dtype must be one of {sorted(map(str, _DTYPE_CODES))}, "
                                  f"got {arr.dtype}")
-            raw, code, shape = np.ascontiguousarray(arr, dtype=dtype).tobytes(), _DTYPE_CODES[dtype], arr.shape
+            raw = np.ascontiguousarray(arr, dtype=dtype).tobytes()
+            code, shape = _DTYPE_CODES[dtype], arr.shape
         shape_proto = b"".join(_field_bytes(2, _field_varint(1, d)) for d in shape)
         crc = masked_crc32c(_string_crc_bytes(raw, ()) if code == DT_STRING else raw)
         proto = (_field_varint(1, code) + _field_bytes(2, shape_proto) + _field_varint(4, len(data))

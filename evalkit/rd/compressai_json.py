@@ -129,7 +129,11 @@ def resolve_reference(spec: str | Path) -> Path:
     except ImportError:
         raise RDError(f"reference must be an existing CompressAI JSON file or a published curve "
                       f"name, got {str(spec)!r} (and baselines.published is not installed)") from None
-    return Path(_published(str(spec)))
+    try:
+        return Path(_published(str(spec)))
+    except (LookupError, ValueError, OSError) as exc:
+        raise RDError(f"reference must be an existing CompressAI JSON file or a published curve "
+                      f"name, got {str(spec)!r} ({exc})") from exc
 
 
 def load_reference(spec: str | Path) -> RDCurve:

@@ -42,7 +42,7 @@ from evalkit.errors import RateControlError
 from evalkit.evaluate.aggregates import mse_from_psnr, pixel_weighted_mean, pooled_psnr
 
 #: Largest DP table (images x budget cells, 1 byte each) before switching to the MILP solver.
-DP_MAX_CELLS = 50_000_000
+DP_MAX_CELLS = 20_000_000
 #: Safety margin on transparent-mode targets (relative pooled MSE / absolute MS-SSIM): HiGHS
 #: accepts constraint violations up to ~1e-6, so targets are tightened by this much.
 _MILP_TOL = 1e-6
@@ -53,7 +53,9 @@ class RateControlResult:
     """The chosen setting per image and what it achieves.
 
     ``choices`` has columns ``image, setting, bytes, bpp, <metrics>``; ``feasible`` is False
-    (and ``choices`` empty) when no choice meets the budget or targets.
+    (and ``choices`` empty, ``message`` saying why) when no choice meets the budget or targets.
+    ``objective_value`` is the achieved objective (``psnr_agg``, ``ms_ssim_agg``, the mean of
+    the metric, or total bytes in transparent mode).
     """
 
     feasible: bool
@@ -65,6 +67,7 @@ class RateControlResult:
     objective: str
     solver: str
     message: str = ""
+    objective_value: float = math.nan
 
 
 def _options(results: pd.DataFrame, codec: str, need: list[str]) -> pd.DataFrame:
@@ -75,6 +78,11 @@ def _options(results: pd.DataFrame, codec: str, need: list[str]) -> pd.DataFrame
     for col in need:
         if col not in df.columns:
             raise RateControlError(f"results must have a {col!r} column for this objective")
+        vals = df[col].astype(np.float64)
+        if vals.isna().any() or (np.isinf(vals) & ~((col == "psnr") & (vals > 0))).any():
+            raise RateControlError(f"{col} must be a finite number in every row of {codec!r}")
+    if df.groupby("image").size().max() > np.iinfo(np.int16).max:
+        raise RateControlError("at most 32767 settings per image are supported")
     if df["bytes"].isna().any():
         bad = df[df["bytes"].isna()][["setting", "image"]].astype(str).agg("/".join, axis=1)
         raise RateControlError(f"bytes must be known for every row; missing for {', '.join(bad)}")
@@ -112,10 +120,10 @@ def _solve_dp(groups: list[np.ndarray], nbytes: np.ndarray, gain: np.ndarray,
               budget: int) -> list[int] | None:
     neg = -np.inf
     best = np.zeros(budget + 1)  # zero images: gain 0 at any budget
-    choice = np.empty((len(groups), budget + 1), dtype=np.int32)
+    choice = np.empty((len(groups), budget + 1), dtype=np.int16)  # option index per budget
     for g, idx in enumerate(groups):
         new = np.full(budget + 1, neg)
-        pick = np.full(budget + 1, -1, dtype=np.int32)
+        pick = np.full(budget + 1, -1, dtype=np.int16)
         for k, i in enumerate(idx):
             b = int(nbytes[i])
             if b > budget:
@@ -167,9 +175,14 @@ def _result(df: pd.DataFrame, picks: list[int] | None, objective: str, solver: s
     pix = ch["pixels"].to_numpy()
     psnr = pooled_psnr(ch["psnr"], pix) if "psnr" in ch else math.nan
     msss = pixel_weighted_mean(ch["ms_ssim"], pix) if "ms_ssim" in ch else math.nan
-    cols = [c for c in ch.columns if c not in ("codec", "pixels", "width", "height")]
+    cols = ["image", "setting"] + [c for c in ch.columns if c not in
+                                   ("codec", "pixels", "width", "height", "image", "setting")]
+    value = {"psnr_agg": psnr, "ms_ssim_agg": msss, "transparent": float(total)}.get(objective)
+    if value is None:
+        value = float(ch[objective].astype(np.float64).mean())
     return RateControlResult(True, ch[cols].reset_index(drop=True), total,
-                             8.0 * total / int(pix.sum()), psnr, msss, objective, solver, "")
+                             8.0 * total / int(pix.sum()), psnr, msss, objective, solver, "",
+                             value)
 
 
 def rate_control(results: pd.DataFrame, codec: str, budget_bpp: float, *,

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+import streamlit as st
 from streamlit.testing.v1 import AppTest
 
 from conftest import CODEC, METHODS, SETTINGS, TOKEN
@@ -47,13 +48,23 @@ def current_trial(at: AppTest) -> int | None:
     return int(keys[0][1:].split("_")[0]) if keys else None
 
 
+def _protos(node) -> list[str]:
+    out = [str(node.proto)] if getattr(node, "proto", None) is not None else []
+    children = getattr(node, "children", None)
+    for child in (children.values() if isinstance(children, dict) else []):
+        out += _protos(child)
+    return out
+
+
 def all_text(at: AppTest) -> str:
-    """Every text, label, caption, key and option value in the rendered element tree."""
-    return str(at._tree)
+    """Every message the page would send: texts, labels, captions, alt texts, image URLs, ids."""
+    return "\n".join(_protos(at._tree))
 
 
 def assert_blind(at: AppTest) -> None:
     text = all_text(at)
+    assert 'alt: "' in text and 'caption: "' in text   # the check does see the protos
+    assert ".jpg" not in text and ".png" in text            # lossless, neutral media names
     for secret in (CODEC, *SETTINGS, "golden", "blur", "noise", "runs/"):
         assert secret not in text, f"{secret!r} leaked into the page"
 
@@ -110,6 +121,10 @@ def test_refresh_resumes_at_first_unanswered(env):
     assert not [c for c in at2.checkbox if c.key == "consent_box"]    # no second consent
     answer(at2, "left")
     assert env.count_votes("tiny") == 3
+    # a server restart: the app's shared state (store, caches) is rebuilt from the files
+    st.cache_resource.clear()
+    at3 = new_app(rater="carol")
+    assert current_trial(at3) == 3
 
 
 def test_double_submit_stores_one_vote(env):

@@ -5,38 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from scipy import ndimage
+from pim_reference import reference_pyramid
 
 from evalkit.pim.pyramid import SteerablePyramid, level_shapes, sp1_filters
-
-
-def _official_tables():
-    import pyrtools
-
-    f = pyrtools.pyramids.filters.steerable_filters("sp1_filters")
-    # Column-major reshape == the official row-major reshape followed by a transpose.
-    bands = [np.asarray(f["bfilts"])[:, k].reshape(9, 9, order="F") for k in range(2)]
-    return f["lo0filt"], f["hi0filt"], f["lofilt"], bands
-
-
-def _corr(img, kernel):
-    """'same' cross-correlation with zero padding (odd kernels: centred)."""
-    return ndimage.correlate(img, np.asarray(kernel, np.float64), mode="constant", cval=0.0)
-
-
-def reference_pyramid(img: np.ndarray, nscales: int = 3) -> list[np.ndarray]:
-    """(C, H, W) float64 -> the levels in PIM's reversed order, one channel at a time."""
-    lo0, hi0, lofilt, bands = _official_tables()
-    per_channel = []
-    for ch in img:
-        levels = [_corr(ch, hi0)]
-        lo = _corr(ch, lo0)
-        for _ in range(nscales):
-            levels += [_corr(lo, bands[0]), _corr(lo, bands[1])]
-            lo = _corr(lo, lofilt)[::2, ::2]
-        levels.append(lo)
-        per_channel.append(levels[::-1])
-    return [np.stack([c[i] for c in per_channel]) for i in range(len(per_channel[0]))]
 
 
 @pytest.mark.parametrize("size", [(37, 50), (32, 48)])
@@ -82,3 +53,20 @@ def test_band_orientation_and_dc_gains():
     const = torch.full((1, 3, 160, 160), 0.5)
     lo = SteerablePyramid()(const)[0]
     assert lo[0, :, 10, 10] == pytest.approx(torch.full((3,), 4.0), abs=1e-3)
+
+
+def test_filter_tables_are_the_published_sp1_numbers():
+    """Spot checks against the sp1 tables as printed in the official PIM repository
+    (third_party/pyrtools/spfilters.py, ``sp_filters1``; its band table is negated there)."""
+    f = sp1_filters()
+    np.testing.assert_allclose(f["lo0filt"][0, :5], [-8.701e-05, -1.35428e-03, -1.60126e-03,
+                                                     -5.0337e-04, 2.52401e-03], rtol=1e-6)
+    np.testing.assert_allclose(f["lofilt"][0, :5], [-4.35e-05, 1.2078e-04, -6.7714e-04,
+                                                    -1.2434e-04, -8.0064e-04], rtol=1e-6)
+    np.testing.assert_allclose(f["hi0filt"][8, :5], [-9.57e-04, -2.4241e-04, -1.42472e-03,
+                                                     -8.7426e-04, -1.16681e-03], rtol=1e-6)
+    # bands[k] = bfilts[:, k].reshape(9, 9).T, so bfilts[:5, k] is the first column of bands[k].
+    np.testing.assert_allclose(f["bands"][0][:5, 0], [-6.12588e-03, 8.0526e-03, 2.103714e-02,
+                                                      1.53689e-02, 1.851466e-02], rtol=1e-6)
+    np.testing.assert_allclose(f["bands"][1][:5, 0], [6.12588e-03, -1.287416e-02, -5.64153e-03,
+                                                      -8.95726e-03, 0.0], rtol=1e-6, atol=1e-12)

@@ -1,0 +1,91 @@
+"""Benchmark the evaluation runner on Kodak: cold vs warm (fully cached) vs adding one codec.
+
+Usage::
+
+    .venv/bin/python bench/evaluate.py [--kodak ../shared/datasets/kodak] [--metrics psnr,ssim,ms_ssim]
+
+Encodes the Kodak images with Pillow (JPEG q40/q80 first, then WebP q50/q80 as the added codec)
+into a temporary runs folder, and times :func:`evalkit.evaluate.evaluate`:
+
+1. cold run (empty cache) with ``workers`` = 0, 1 and 2 (decode threads; 2-core machine);
+2. warm run (everything cached);
+3. adding one codec (only its rows are computed).
+
+Prints a table of wall-clock seconds and images/second.  Skips with a message when the Kodak
+folder is absent.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+DEFAULT_KODAK = Path(__file__).resolve().parents[2] / "shared" / "datasets" / "kodak"
+
+
+def encode(refs: dict, runs: Path, codec: str, qualities: tuple[int, ...]) -> None:
+    from PIL import Image
+
+    fmt, ext = {"jpeg": ("JPEG", "jpg"), "webp": ("WEBP", "webp")}[codec]
+    for q in qualities:
+        d = runs / codec / f"q{q}"
+        d.mkdir(parents=True, exist_ok=True)
+        for name, im in refs.items():
+            im.save(d / f"{name}.{ext}", fmt, quality=q)
+
+
+def timed(label: str, **kwargs) -> tuple[str, float, int, int]:
+    from evalkit.evaluate import evaluate
+
+    t0 = time.perf_counter()
+    ev = evaluate(progress=False, **kwargs)
+    dt = time.perf_counter() - t0
+    return label, dt, ev.computed, ev.reused
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--kodak", type=Path, default=DEFAULT_KODAK)
+    ap.add_argument("--metrics", default="psnr,ssim,ms_ssim")
+    args = ap.parse_args()
+    pngs = sorted(args.kodak.glob("*.png")) if args.kodak.is_dir() else []
+    if not pngs:
+        print(f"skipped: no Kodak PNGs in {args.kodak}")
+        return 0
+    import torch
+    from PIL import Image
+
+    rows = []
+    with tempfile.TemporaryDirectory(prefix="evalkit-bench-") as tmp:
+        tmp = Path(tmp)
+        refs_dir, runs = tmp / "refs", tmp / "runs"
+        refs_dir.mkdir()
+        refs = {}
+        for p in pngs:
+            refs[p.stem] = Image.open(p).convert("RGB")
+            os.symlink(p.resolve(), refs_dir / p.name)
+        encode(refs, runs, "jpeg", (40, 80))
+        common = dict(refs=refs_dir, runs=runs, metrics=args.metrics)
+        for w in (0, 1, 2):
+            rows.append(timed(f"cold, workers={w}", cache=tmp / f"cold{w}.sqlite", workers=w,
+                              **common))
+        cache = tmp / "cold1.sqlite"
+        rows.append(timed("warm (all cached), workers=1", cache=cache, workers=1, **common))
+        encode(refs, runs, "webp", (50, 80))
+        rows.append(timed("add codec webp, workers=1", cache=cache, workers=1, **common))
+        rows.append(timed("warm again, workers=1", cache=cache, workers=1, **common))
+    print(f"evalkit evaluate on {len(pngs)} Kodak images, metrics {args.metrics}, "
+          f"torch threads {torch.get_num_threads()}, cpus {os.cpu_count()}")
+    print(f"{'run':<32} {'seconds':>8} {'computed':>9} {'reused':>7} {'img/s':>7}")
+    for label, dt, comp, reused in rows:
+        rate = (comp or reused) / dt
+        print(f"{label:<32} {dt:8.2f} {comp:9d} {reused:7d} {rate:7.1f}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
