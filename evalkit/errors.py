@@ -52,3 +52,7 @@ class StudyError(EvalkitError):
 
 class CodecError(EvalkitError):
     """A baseline codec is unknown, not available in this install, or failed on an image."""
+
+
+class EvaluationError(EvalkitError):
+    """Evaluation settings are invalid (e.g. a negative number of workers)."""

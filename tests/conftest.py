@@ -49,17 +49,23 @@ def large_pair(astronaut) -> tuple[np.ndarray, np.ndarray]:
     return ref, np.clip(np.rint(noisy), 0, 255).astype(np.uint8)
 
 
-def save_png(path: Path, pixels: np.ndarray, **kwargs) -> Path:
+def _save_png(path: Path, pixels: np.ndarray, **kwargs) -> Path:
     from PIL import Image
 
     Image.fromarray(pixels).save(path, **kwargs)
     return path
 
 
+@pytest.fixture(scope="session")
+def save_png():
+    """``save_png(path, pixels, **pillow_kwargs) -> path``."""
+    return _save_png
+
+
 @pytest.fixture
 def pair_files(tmp_path, photo_pair) -> tuple[Path, Path]:
     ref, dist = photo_pair
-    return save_png(tmp_path / "ref.png", ref), save_png(tmp_path / "dist.png", dist)
+    return _save_png(tmp_path / "ref.png", ref), _save_png(tmp_path / "dist.png", dist)
 
 
 # --- weights -----------------------------------------------------------------------------------

@@ -10,8 +10,6 @@ import pytest
 from evalkit.cli import main
 from evalkit.metrics import compute_pair
 
-from conftest import save_png
-
 
 def _err_line(capsys) -> str:
     err = capsys.readouterr().err.strip()
@@ -27,7 +25,7 @@ def test_json_output_equals_library(pair_files, photo_pair, capsys):
     assert values == pytest.approx(compute_pair(*photo_pair, ["psnr", "ssim"]))
 
 
-def test_default_metrics_on_a_large_pair(tmp_path, large_pair, capsys):
+def test_default_metrics_on_a_large_pair(save_png, tmp_path, large_pair, capsys):
     ref = save_png(tmp_path / "r.png", large_pair[0])
     dist = save_png(tmp_path / "d.png", large_pair[1])
     assert main(["metrics", str(ref), str(dist), "--json"]) == 0
@@ -66,7 +64,7 @@ def test_list_shows_the_registry(capsys):
     assert "alexnet,lpips_v0.1_alex" in rows["lpips"]
 
 
-def test_size_mismatch_exit_1_with_both_sizes(tmp_path, photo, capsys):
+def test_size_mismatch_exit_1_with_both_sizes(save_png, tmp_path, photo, capsys):
     a = save_png(tmp_path / "a.png", photo)
     b = save_png(tmp_path / "b.png", photo[:50, :60])
     assert main(["metrics", str(a), str(b)]) == 1

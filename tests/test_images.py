@@ -9,10 +9,8 @@ from PIL import Image
 from evalkit.errors import ImageError, ImagePairError
 from evalkit.images import load_image, load_pair, read_image
 
-from conftest import save_png
 
-
-def test_png_roundtrip_is_exact(tmp_path, photo):
+def test_png_roundtrip_is_exact(save_png, tmp_path, photo):
     img = read_image(save_png(tmp_path / "a.png", photo))
     assert img.pixels.dtype == np.uint8 and img.pixels.shape == photo.shape
     np.testing.assert_array_equal(img.pixels, photo)
@@ -51,7 +49,7 @@ def test_truncated_file_is_refused(tmp_path, photo, ext):
         read_image(cut)
 
 
-def test_size_mismatch_shows_both_sizes(tmp_path, photo):
+def test_size_mismatch_shows_both_sizes(save_png, tmp_path, photo):
     a = save_png(tmp_path / "a.png", photo)            # 80x64
     b = save_png(tmp_path / "b.png", photo[:60, :70])  # 70x60
     with pytest.raises(ImagePairError) as info:
@@ -60,7 +58,7 @@ def test_size_mismatch_shows_both_sizes(tmp_path, photo):
     assert "80x64" in msg and "70x60" in msg and "a.png" in msg and "b.png" in msg
 
 
-def test_translucent_alpha_is_refused(tmp_path, photo):
+def test_translucent_alpha_is_refused(save_png, tmp_path, photo):
     rgba = np.dstack([photo, np.full(photo.shape[:2], 255, np.uint8)])
     rgba[0, 0, 3] = 128
     path = save_png(tmp_path / "alpha.png", rgba)
@@ -68,7 +66,7 @@ def test_translucent_alpha_is_refused(tmp_path, photo):
         read_image(path)
 
 
-def test_opaque_alpha_is_dropped_silently(tmp_path, photo):
+def test_opaque_alpha_is_dropped_silently(save_png, tmp_path, photo):
     rgba = np.dstack([photo, np.full(photo.shape[:2], 255, np.uint8)])
     pixels = load_image(save_png(tmp_path / "opaque.png", rgba))
     np.testing.assert_array_equal(pixels, photo)
@@ -90,14 +88,14 @@ def test_16bit_gray_png_is_refused(tmp_path, photo):
         read_image(path)
 
 
-def test_grayscale_vs_colour_is_refused(tmp_path, photo):
+def test_grayscale_vs_colour_is_refused(save_png, tmp_path, photo):
     gray = save_png(tmp_path / "gray.png", photo[:, :, 1])
     colour = save_png(tmp_path / "colour.png", photo)
     with pytest.raises(ImagePairError, match="gray.png is grayscale but .*colour.png is colour"):
         load_pair(colour, gray)
 
 
-def test_two_grayscale_images_are_replicated_to_rgb(tmp_path, photo):
+def test_two_grayscale_images_are_replicated_to_rgb(save_png, tmp_path, photo):
     g = photo[:, :, 1]
     ref, dist = load_pair(save_png(tmp_path / "g1.png", g), save_png(tmp_path / "g2.png", g))
     assert ref.shape == photo.shape

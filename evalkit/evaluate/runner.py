@@ -22,7 +22,7 @@ from typing import Any, Sequence
 import numpy as np
 import pandas as pd
 
-from evalkit.errors import MetricError
+from evalkit.errors import EvaluationError
 from evalkit.evaluate.aggregates import summarize
 from evalkit.evaluate.cache import NullCache, ResultCache, default_cache_path, set_key
 from evalkit.evaluate.results import (
@@ -150,8 +150,8 @@ def evaluate(refs: str | Path, runs: str | Path, metrics: Sequence[str] | str | 
         An :class:`Evaluation` (results, summary, reused/computed counts, layout report).
 
     Raises:
-        LayoutError, ImageError, ImagePairError, MetricError, WeightsError: bad input, with
-            every value computed so far already committed to the cache.
+        LayoutError, ImageError, ImagePairError, MetricError, WeightsError, EvaluationError:
+            bad input, with every value computed so far already committed to the cache.
 
     Example:
         >>> ev = evaluate("refs", "runs", ["psnr", "ms_ssim"])  # doctest: +SKIP
@@ -165,7 +165,7 @@ def evaluate(refs: str | Path, runs: str | Path, metrics: Sequence[str] | str | 
                               DEFAULT_METRICS)
     workers = DEFAULT_WORKERS if workers is None else int(workers)
     if workers < 0:
-        raise MetricError(f"workers must be >= 0, got {workers}")
+        raise EvaluationError(f"workers must be >= 0, got {workers}")
     entries, report = discover_runs(refs, runs, codecs=list(codecs) if codecs else None)
     idents = {n: _metric_identity(n) for n in names}
     pair_names = [n for n in names if idents[n][0].kind == "pair"]

@@ -29,6 +29,8 @@ import torch
 from evalkit.errors import WeightsError
 from evalkit.pim.model import PIMConfig, PIMNet
 from evalkit.pim.tf_checkpoint import data_shard_name, read_bundle
+from evalkit.weights import get_weight_file, weights_dir
+from evalkit.weights.store import hash_check_skipped
 
 FORMAT = "evalkit-pim"
 FORMAT_VERSION = 1
@@ -177,9 +179,6 @@ def convert_archive(archive_path: str | Path, out_dir: str | Path | None = None)
     Raises:
         WeightsError: unreadable or non-official archive, or a checkpoint not matching the model.
     """
-    from evalkit.weights import get_weight_file, weights_dir
-    from evalkit.weights.store import hash_check_skipped
-
     archive = read_official_archive(archive_path)
     entry = get_weight_file(archive.name)
     official = archive.sha512 == entry.sha512
@@ -221,8 +220,6 @@ def load_converted(path: str | Path, expect_name: str | None = None) -> tuple[PI
             a different model than ``expect_name``, or converted from a non-official archive
             while hash checks are on.
     """
-    from evalkit.weights.store import hash_check_skipped
-
     path = Path(path)
     try:
         payload = torch.load(path, map_location="cpu", weights_only=True)

@@ -63,8 +63,14 @@ def _mixture_log_prob(z: torch.Tensor, mu: torch.Tensor, log_weights: torch.Tens
     z: (S, nz, P); mu: (nmix, nz, P); log_weights: (nmix, P) -> (S, P).  Float32 like the
     official code; one component at a time keeps temporaries at the size of z.
     """
-    terms = [log_weights[m] - 0.5 * ((z - mu[m]) ** 2).sum(dim=1) for m in range(mu.shape[0])]
-    return torch.logsumexp(torch.stack(terms, dim=1), dim=1)
+    terms = torch.stack([log_weights[m] - 0.5 * ((z - mu[m]) ** 2).sum(dim=1)
+                         for m in range(mu.shape[0])], dim=1)  # (S, nmix, P)
+    # logsumexp by hand: exponents below -80 are clamped so that exp() never produces float32
+    # denormals (slow on CPUs); exp(-80) ~ 2e-35 is below float32 resolution next to the
+    # largest term's 1, so the result is unchanged (and this measured ~2x faster than
+    # torch.logsumexp on (1, 5, 393216) tensors).
+    top = terms.max(dim=1).values
+    return top + torch.exp((terms - top[:, None]).clamp_(min=-80.0)).sum(dim=1).log()
 
 
 def _sample(mu: torch.Tensor, log_weights: torch.Tensor, samples: int,

@@ -119,3 +119,11 @@ def test_cli_prints_warnings_and_one_line_errors(layout, tmp_path, capsys):
     assert main(base) == 1
     err = capsys.readouterr().err
     assert err.startswith("evalkit evaluate: error: invalid runs layout") and "coffee.png" in err
+
+
+def test_negative_workers(layout):
+    from evalkit.errors import EvaluationError
+
+    refs_dir, runs_dir, _ = layout
+    with pytest.raises(EvaluationError, match="workers must be >= 0, got -1"):
+        _eval(refs_dir, runs_dir, workers=-1)

@@ -72,3 +72,16 @@ def reference_means(img: np.ndarray, variables: dict, n_conv: int = 4) -> list[n
 def reference_pim1(x: np.ndarray, y: np.ndarray, variables: dict) -> float:
     mx, my = reference_means(x, variables), reference_means(y, variables)
     return float(np.mean([np.mean((a - b) ** 2) for a, b in zip(mx, my)]))
+
+
+def reference_mixture_encoder(f: np.ndarray, variables: dict, level: int) -> tuple[np.ndarray, np.ndarray]:
+    """PIM-5 encoder of one level on CNN output f (3, H, W): means (nmix, nz, H, W), logits."""
+    v = lambda name: variables[name + SUFFIX].astype(np.float64)  # noqa: E731
+    enc = f"marginal_encoder/encoders/{level}"
+    h = np.maximum(_dense(f, v(f"{enc}/base/0/kernel"), v(f"{enc}/base/0/bias")), 0)
+    means = np.maximum(_dense(h, v(f"{enc}/base/1/kernel"), v(f"{enc}/base/1/bias")), 0)
+    g = np.maximum(_dense(f, v(f"{enc}/mix/0/kernel"), v(f"{enc}/mix/0/bias")), 0)
+    g = np.maximum(_dense(g, v(f"{enc}/mix/1/kernel"), v(f"{enc}/mix/1/bias")), 0)
+    logits = _dense(g, v(f"{enc}/logit_layer/kernel"), v(f"{enc}/logit_layer/bias"))
+    nmix = logits.shape[0]
+    return means.reshape(nmix, -1, *f.shape[1:]), logits

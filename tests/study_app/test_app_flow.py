@@ -8,7 +8,7 @@ import pytest
 import streamlit as st
 from streamlit.testing.v1 import AppTest
 
-from conftest import CODEC, METHODS, SETTINGS, TOKEN
+from study_fixtures import CODEC, METHODS, SETTINGS, TOKEN
 from study_app.export import votes_table
 from study_app.store import VoteStore
 

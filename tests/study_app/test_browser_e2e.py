@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import CODEC, SETTINGS, make_study
+from study_fixtures import CODEC, SETTINGS, make_study
 from study_app.export import votes_table
 from study_app.store import VoteStore
 

@@ -7,7 +7,7 @@ import json
 import pandas as pd
 import pytest
 
-from conftest import METHODS, make_study
+from study_fixtures import METHODS, make_study
 from evalkit.cli import main
 from study_app.export import VOTE_COLUMNS
 from study_app.runtime import open_context

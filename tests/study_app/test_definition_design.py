@@ -10,7 +10,7 @@ import pytest
 import tomli_w
 from PIL import Image
 
-from conftest import CODEC, METHODS, make_study
+from study_fixtures import CODEC, METHODS, make_study
 from evalkit.errors import StudyError
 from study_app.definition import check_study, load_study, parse_study
 from study_app.design import (ORIGINAL, crop_boxes, golden_failed, plan_trials, rater_seed,

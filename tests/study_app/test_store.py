@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-import multiprocessing as mp
+import json
 import sqlite3
+import subprocess
 import sys
 import threading
+import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
@@ -20,8 +22,6 @@ from study_app.design import PlannedTrial
 from study_app.export import VOTE_COLUMNS, votes_table
 from study_app.store import VoteRow, VoteStore, normalize_url, utcnow
 
-sys.path.insert(0, str(Path(__file__).parent))
-from _study_workers import submit_all  # noqa: E402
 
 N_TRIALS = 6
 
@@ -160,17 +160,30 @@ def test_many_threads_no_lost_or_duplicate_vote(store, study):
     assert not df.duplicated(["rater", "trial"]).any()
 
 
-def test_many_processes_no_lost_or_duplicate_vote(store, study):
+def test_many_processes_no_lost_or_duplicate_vote(store, study, tmp_path):
     raters = [f"p{i}" for i in range(12)]
     for r in raters:
         store.enroll(study, r, planner)
-    url = store.url
     store.engine.dispose()
-    ctx = mp.get_context("spawn")
-    # 4 processes; each submits every vote of half the raters twice; halves overlap fully
+    # plain subprocesses (not multiprocessing: AppTest leaves the app script as __main__,
+    # which spawn would re-run); each submits every vote of half the raters twice, and the
+    # halves overlap fully across the 4 processes
     halves = [raters[:6], raters[6:], raters[:6], raters[6:]]
-    with ctx.Pool(4) as pool:
-        stored = pool.starmap(submit_all, [(url, study, h, N_TRIALS, 2) for h in halves])
+    code = ("import sys, json; sys.path.insert(0, sys.argv[1]); from _study_workers import submit_all;"
+            "print(submit_all(sys.argv[2], sys.argv[3], json.loads(sys.argv[4]), int(sys.argv[5]), 2,"
+            " sys.argv[6]))")
+    gate = tmp_path / "gate"
+    gate.mkdir()
+    procs = [subprocess.Popen([sys.executable, "-c", code, str(Path(__file__).parent), store.url, study,
+                               json.dumps(h), str(N_TRIALS), str(gate)], stdout=subprocess.PIPE, text=True)
+             for h in halves]
+    deadline = time.time() + 120
+    while len(list(gate.glob("ready-*"))) < 4 and time.time() < deadline:
+        time.sleep(0.05)
+    (gate / "go").touch()                          # all 4 processes start writing together
+    outs = [p.communicate(timeout=300)[0] for p in procs]
+    assert [p.returncode for p in procs] == [0] * 4
+    stored = [int(o.strip().splitlines()[-1]) for o in outs]
     assert sum(stored) == len(raters) * N_TRIALS
     assert store.count_votes(study) == len(raters) * N_TRIALS
 
