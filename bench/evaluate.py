@@ -2,7 +2,7 @@
 
 Usage::
 
-    .venv/bin/python bench/evaluate.py [--kodak ../shared/datasets/kodak] [--metrics psnr,ssim,ms_ssim]
+    .venv/bin/python bench/evaluate.py [--kodak ../shared/datasets/kodak] [--metrics psnr,ms_ssim]
 
 Encodes the Kodak images with Pillow (JPEG q40/q80 first, then WebP q50/q80 as the added codec)
 into a temporary runs folder, and times :func:`evalkit.evaluate.evaluate`:

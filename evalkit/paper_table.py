@@ -34,7 +34,9 @@ def _fmt_number(v, digits: int, latex: bool) -> str:
         return "--" if latex else "–"
     if isinstance(v, (float, np.floating)):
         if math.isinf(v):
-            return ("$\\infty$" if v > 0 else "$-\\infty$") if latex else ("inf" if v > 0 else "-inf")
+            if latex:
+                return "$\\infty$" if v > 0 else "$-\\infty$"
+            return "inf" if v > 0 else "-inf"
         return f"{v:.{digits}f}"
     return str(v)
 

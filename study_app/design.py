@@ -75,7 +75,7 @@ def parse_crop(text: str | None) -> Box | None:
     return (x, y, w, h)
 
 
-def _name_key(name: str) -> int:
+def name_key(name: str) -> int:
     """A stable integer for a name (Python's hash() is salted per process)."""
     return zlib.crc32(name.encode("utf-8"))
 
@@ -89,7 +89,7 @@ def crop_boxes(spec: CropSpec | None, image: str, size: tuple[int, int], seed: i
         return [None]
     width, height = size
     cw, ch = min(spec.width, width), min(spec.height, height)
-    rng = np.random.default_rng([seed, _name_key(image)])
+    rng = np.random.default_rng([seed, name_key(image)])
     return [(int(rng.integers(0, width - cw + 1)), int(rng.integers(0, height - ch + 1)), cw, ch)
             for _ in range(spec.per_image)]
 

@@ -49,7 +49,9 @@ def open_context(study_path: str | Path, db_url: str | None = None) -> StudyCont
                          f"(distinct stimuli), got {defn.n_regular}")
     store = VoteStore(db_url or default_db_url(study_path))
     store.create_schema()
-    store.register_study(defn.name, defn.seed, defn.raw, provenance({"study_file": str(defn.path)}))
+    recorded = {**defn.raw, "study": {k: v for k, v in defn.raw.get("study", {}).items()
+                                      if k != "experimenter_token"}}   # no secret in the DB
+    store.register_study(defn.name, defn.seed, recorded, provenance({"study_file": str(defn.path)}))
     return StudyContext(defn, check, store, StimulusSource(check, defn.seed), cycle)
 
 

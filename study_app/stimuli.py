@@ -22,7 +22,7 @@ from PIL import Image, ImageFilter
 from evalkit.errors import StudyError
 from evalkit.images import load_image
 from study_app.definition import StudyCheck
-from study_app.design import GOLDEN_PREFIX, ORIGINAL, Box, _name_key
+from study_app.design import GOLDEN_PREFIX, ORIGINAL, Box, name_key
 
 
 def degrade(pixels: np.ndarray, kind: str, seed: int) -> np.ndarray:
@@ -111,7 +111,7 @@ class StimulusSource:
             return load_image(self._check.references[image])
         if method.startswith(GOLDEN_PREFIX):
             kind = method[len(GOLDEN_PREFIX):]
-            return degrade(self.pixels(ORIGINAL, image), kind, self._seed + _name_key(image))
+            return degrade(self.pixels(ORIGINAL, image), kind, self._seed + name_key(image))
         path = self._check.reconstructions.get((method, image))
         if path is None:
             raise StudyError(f"method must be one of the study's methods, got {method!r}")

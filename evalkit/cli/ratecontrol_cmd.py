@@ -1,4 +1,4 @@
-"""``evalkit ratecontrol results.csv --codec C --budget-bpp 0.15``: one setting per image, exactly."""
+"""``evalkit ratecontrol results.csv --codec C --budget-bpp 0.15``: one setting per image."""
 
 from __future__ import annotations
 

@@ -70,8 +70,10 @@ def _summary_row(group: pd.DataFrame, metrics: list[str]) -> dict:
     return row
 
 
-def summarize(results: pd.DataFrame,
-              set_values: Mapping[tuple[str, str], Mapping[str, float]] | None = None) -> pd.DataFrame:
+SetValues = Mapping[tuple[str, str], Mapping[str, float]]
+
+
+def summarize(results: pd.DataFrame, set_values: SetValues | None = None) -> pd.DataFrame:
     """Summary table (one row per codec and setting) of a results table.
 
     Args:

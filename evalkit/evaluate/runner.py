@@ -198,7 +198,8 @@ def evaluate(refs: str | Path, runs: str | Path, metrics: Sequence[str] | str | 
         bar = tqdm(total=len(todo), desc=f"evaluate ({reused} reused)", unit="img",
                    disable=not progress, dynamic_ncols=True)
         with bar:
-            for i_e, (e, (ref, dist)) in zip(todo, _prefetched([entries[i] for i in todo], workers)):
+            decoded = _prefetched([entries[i] for i in todo], workers)
+            for i_e, (e, (ref, dist)) in zip(todo, decoded):
                 missing = [n for n in pair_names if n not in values[i_e]]
                 new = _compute_pair_metrics(missing, ref, dist, device)
                 values[i_e].update(new)
@@ -220,7 +221,7 @@ def evaluate(refs: str | Path, runs: str | Path, metrics: Sequence[str] | str | 
                                    for i in idx], name, version, weights)
                     value = store.get_set(key)
                     if value is None:
-                        pairs = [pair for _, pair in _prefetched([entries[i] for i in idx], workers)]
+                        pairs = [p for _, p in _prefetched([entries[i] for i in idx], workers)]
                         metric = build_metric(name, device)
                         value = float(metric([p[0] for p in pairs], [p[1] for p in pairs]))
                         store.put_set(key, name, value)

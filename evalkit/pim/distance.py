@@ -54,7 +54,8 @@ def gaussian_distance(enc_x: Encoding, enc_y: Encoding) -> torch.Tensor:
 def _flatten_pixels(means: torch.Tensor, logits: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """(nmix, nz, H, W), (nmix, H, W) -> means (nmix, nz, P), log weights (nmix, P); P = H*W."""
     nmix, nz, h, w = means.shape
-    return means.reshape(nmix, nz, h * w), torch.log_softmax(logits.reshape(nmix, h * w), dim=0)
+    mu = means.reshape(nmix, nz, h * w).contiguous()  # channels_last CNN outputs are strided
+    return mu, torch.log_softmax(logits.reshape(nmix, h * w), dim=0)
 
 
 def _mixture_log_prob(z: torch.Tensor, mu: torch.Tensor, log_weights: torch.Tensor) -> torch.Tensor:

@@ -29,7 +29,7 @@ _TO_COMPRESSAI = {"psnr": "psnr-rgb", "ms_ssim": "ms-ssim-rgb"}
 
 @dataclass(frozen=True)
 class RDCurve:
-    """One codec's RD curve: ``bpp`` and ``{metric: values}`` of equal length, by operating point."""
+    """One codec's RD curve: ``bpp`` and ``{metric: values}``, one entry per operating point."""
 
     name: str
     bpp: tuple[float, ...]
@@ -127,8 +127,9 @@ def resolve_reference(spec: str | Path) -> Path:
     try:
         from baselines.published import resolve_reference as _published
     except ImportError:
-        raise RDError(f"reference must be an existing CompressAI JSON file or a published curve "
-                      f"name, got {str(spec)!r} (and baselines.published is not installed)") from None
+        raise RDError(f"reference must be an existing CompressAI JSON file or a published "
+                      f"curve name, got {str(spec)!r} (and baselines.published is not "
+                      "installed)") from None
     try:
         return Path(_published(str(spec)))
     except (LookupError, ValueError, OSError) as exc:

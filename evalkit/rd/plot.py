@@ -84,7 +84,8 @@ def plot_rd(table: pd.DataFrame, metrics: Sequence[str] = ("psnr",), out: str | 
                 xy = _reference_points(ref, metric, ms_ssim_db)
                 if xy:
                     ax.plot(*xy, linestyle="--", marker="x", label=f"{ref.name} (published)")
-            ax.set_xlabel("Rate [bpp]" if pooling == "mean" else "Rate [bpp, total bits / total pixels]")
+            ax.set_xlabel("Rate [bpp]" if pooling == "mean"
+                          else "Rate [bpp, total bits / total pixels]")
             ax.set_ylabel(axis_label(metric, ms_ssim_db))
             ax.legend(loc="best", frameon=False)
         if title:

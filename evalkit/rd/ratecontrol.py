@@ -15,8 +15,9 @@ Solvers (both exact):
   ``b`` bytes, one image at a time; O(images x options x budget) vectorised with numpy, with the
   choice table kept for back-tracking.  Used when ``images x (budget+1)`` fits in
   :data:`DP_MAX_CELLS`.
-* ``"milp"``: a 0/1 integer program solved by HiGHS (``scipy.optimize.milp``) with zero gap
-  tolerance -- branch and bound proves optimality; used for budgets too large for the table.
+* ``"milp"``: a 0/1 integer program solved by HiGHS (``scipy.optimize.milp``) with zero relative
+  gap -- branch and bound proves optimality (up to HiGHS's absolute gap of 1e-6 in per-pixel
+  units, i.e. < 1e-8 dB); used for budgets too large for the DP table.
 
 Dominated options (no fewer bytes and no better value than another option of the same image)
 are dropped first; that never changes the optimum.
@@ -217,7 +218,9 @@ def rate_control(results: pd.DataFrame, codec: str, budget_bpp: float, *,
     if solver == "dp":
         picks = _solve_dp(groups, nb, gain, budget)
     else:
-        scale = max(float(np.abs(gain).max()), 1.0)
+        # aggregates in per-pixel units (pooled MSE, mean MS-SSIM) so HiGHS's absolute gap of
+        # 1e-6 is negligible (< 1e-8 dB); per-image means stay in the metric's units
+        scale = float(pixels) if maximize in ("psnr_agg", "ms_ssim_agg") else 1.0
         picks = _solve_milp(groups, len(df), -gain / scale, [(nb.astype(np.float64), budget)])
     msg = "" if picks else (f"no choice fits the budget: the smallest settings need "
                             f"{int(df.groupby('image')['bytes'].min().sum())} bytes, budget is "
@@ -227,10 +230,11 @@ def rate_control(results: pd.DataFrame, codec: str, budget_bpp: float, *,
 
 def transparent(results: pd.DataFrame, codec: str, *, psnr_agg: float | None = None,
                 ms_ssim_agg: float | None = None) -> RateControlResult:
-    """Fewest total bytes with ``psnr_agg >= psnr_agg`` and ``ms_ssim_agg >= ms_ssim_agg`` (exact)."""
+    """Fewest total bytes such that ``psnr_agg >= psnr_agg`` and ``ms_ssim_agg >= ms_ssim_agg``
+    (either target may be None), exactly; ``feasible=False`` when no choice meets them."""
     if psnr_agg is None and ms_ssim_agg is None:
         raise RateControlError("transparent needs a psnr_agg and/or ms_ssim_agg target, got none")
-    need = (["psnr"] if psnr_agg is not None else []) + (["ms_ssim"] if ms_ssim_agg is not None else [])
+    need = [m for m, t in (("psnr", psnr_agg), ("ms_ssim", ms_ssim_agg)) if t is not None]
     df = _options(results, codec, need)
     groups = list(df.groupby("image", sort=True).indices.values())
     w = df["pixels"].to_numpy(np.float64) / float(df.groupby("image")["pixels"].first().sum())
@@ -240,8 +244,8 @@ def transparent(results: pd.DataFrame, codec: str, *, psnr_agg: float | None = N
         rows.append((mse_from_psnr(df["psnr"]) * w / target_mse, 1.0 - 2 * _MILP_TOL))
     if ms_ssim_agg is not None:
         rows.append((-df["ms_ssim"].to_numpy(np.float64) * w, -ms_ssim_agg - 2 * _MILP_TOL))
-    nb = df["bytes"].to_numpy(np.float64)
-    picks = _solve_milp(groups, len(df), nb / max(nb.max(), 1.0), rows)
+    # integer objective (bytes): HiGHS's absolute gap (1e-6) cannot hide a one-byte difference
+    picks = _solve_milp(groups, len(df), df["bytes"].to_numpy(np.float64), rows)
     res = _result(df, picks, "transparent", "milp", "")
     if res.feasible and ((psnr_agg is not None and res.psnr_agg < psnr_agg - 1e-9) or
                          (ms_ssim_agg is not None and res.ms_ssim_agg < ms_ssim_agg - 1e-12)):
@@ -249,10 +253,12 @@ def transparent(results: pd.DataFrame, codec: str, *, psnr_agg: float | None = N
     if picks is None:
         best = []
         if psnr_agg is not None:
-            best.append(f"best possible psnr_agg {pooled_psnr(df.groupby('image')['psnr'].max(), df.groupby('image')['pixels'].first()):.3f} dB")
+            top = df.loc[df.groupby("image")["psnr"].idxmax()]
+            best.append(f"best possible psnr_agg {pooled_psnr(top['psnr'], top['pixels']):.3f} dB")
         if ms_ssim_agg is not None:
             top = df.loc[df.groupby("image")["ms_ssim"].idxmax()]
-            best.append(f"best possible ms_ssim_agg {pixel_weighted_mean(top['ms_ssim'], top['pixels']):.5f}")
+            best.append("best possible ms_ssim_agg "
+                        f"{pixel_weighted_mean(top['ms_ssim'], top['pixels']):.5f}")
         return _result(df, None, "transparent", "milp",
                        "no choice of settings meets the targets (" + "; ".join(best) + ")")
     return res

@@ -162,5 +162,6 @@ def test_converted_pim5_encoder_matches_independent_reference(pim5_archive, tmp_
     for level in (0, 7):
         means, logits = model.encoders[level](f)
         ref_means, ref_logits = reference_mixture_encoder(f[0].double().numpy(), variables, level)
+        assert (ref_means > 0).mean() > 0.1  # the ReLUs leave a real signal
         np.testing.assert_allclose(means[0].detach().numpy(), ref_means, rtol=1e-4, atol=1e-5)
         np.testing.assert_allclose(logits[0].detach().numpy(), ref_logits, rtol=1e-4, atol=1e-5)

@@ -7,7 +7,7 @@ import json
 import pandas as pd
 import pytest
 
-from study_fixtures import METHODS, make_study
+from study_fixtures import METHODS, TOKEN, make_study
 from evalkit.cli import main
 from study_app.export import VOTE_COLUMNS
 from study_app.runtime import open_context
@@ -63,6 +63,7 @@ def test_export_writes_contract_columns_and_sidecar(tmp_path):
     ctx.store.enroll("tiny", "r1", ctx.plan)
     for i, side in enumerate(["left", "tie", "right"]):
         ctx.store.submit("tiny", "r1", i, side)
+    assert TOKEN not in ctx.store.frame("studies").definition.iloc[0]   # secret not stored
     ctx.store.dispose()
     out = tmp_path / "votes.csv"
     assert main(["study", "export", "--db", db, "--out", str(out)]) == 0

@@ -174,17 +174,24 @@ def test_flip_and_zoom_views(env):
     assert current_trial(at) == 1
 
 
-def test_experimenter_page_needs_token(env):
+def test_experimenter_page_needs_token_and_shows_golden_failures(env):
     at = start_as(new_app(), "frank")
-    for side in ("left", "right", "tie", "left", "left", "left"):
+    plan = env.trials("tiny", "frank")
+    for t in plan:                        # fail the golden question on purpose
+        side = ("right" if t.a_left else "left") if t.is_golden else "left"
+        assert current_trial(at) == t.index
         answer(at, side)
     exp = new_app(view="experimenter")
     assert not exp.dataframe
     exp.text_input(key="exp_token").input("wrong").run()
     assert not exp.dataframe and exp.error
     exp.text_input(key="exp_token").input(TOKEN).run()
-    assert len(exp.dataframe) >= 2
+    assert len(exp.dataframe) == 3
     comps = exp.dataframe[0].value
     assert comps["votes"].sum() == N - 1 and set(comps.method_a) <= set(METHODS)
     raters = exp.dataframe[1].value
     assert raters.iloc[0].answered == N and bool(raters.iloc[0].completed)
+    assert raters.iloc[0].golden_failed == 1
+    failures = exp.dataframe[2].value
+    assert len(failures) == 1 and failures.iloc[0].rater == "frank"
+    assert failures.iloc[0].degradation.startswith("golden:")
