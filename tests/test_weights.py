@@ -204,3 +204,17 @@ def test_cli_convert_pim_bad_archive_is_a_clear_error(tmp_path, capsys, empty_we
     err = capsys.readouterr().err.strip()
     assert err.startswith("evalkit weights: error:") and "\n" not in err
     assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
+
+
+def test_fetch_refuses_files_without_digest(tmp_path, monkeypatch, empty_weights_env):
+    """Derived files (e.g. converted PIM weights) have no published digest: never fetched."""
+    published = tmp_path / "server" / "derived.pt"
+    published.parent.mkdir()
+    published.write_bytes(CONTENT)
+    entry = WeightFile(name="derived", filename="derived.pt", url=published.as_uri(),
+                       sha256=None, size=None, metrics=("testmetric",),
+                       description="made locally by a converter")
+    monkeypatch.setitem(CATALOG, "derived", entry)
+    with pytest.raises(WeightsError, match="no published digest"):
+        store.fetch(["derived"], progress=False)
+    assert not (store.weights_dir() / "derived.pt").exists()

@@ -203,7 +203,15 @@ def fetch(names: list[str] | None = None, dest_dir: str | Path | None = None,
 
     dest = Path(dest_dir) if dest_dir else weights_dir()
     dest.mkdir(parents=True, exist_ok=True)
-    entries = [get_weight_file(n) for n in names] if names else list(CATALOG.values())
+    if names:
+        entries = [get_weight_file(n) for n in names]
+        unverifiable = [e for e in entries if e.sha256 is None and e.sha512 is None]
+        if unverifiable:
+            e = unverifiable[0]
+            raise WeightsError(f"{e.filename} is not downloaded: it has no published digest to "
+                               f"verify against ({e.description})")
+    else:  # everything that can be verified; derived files are made locally, not fetched
+        entries = [e for e in CATALOG.values() if e.sha256 is not None or e.sha512 is not None]
     out = []
     for entry in entries:
         target = dest / entry.filename
