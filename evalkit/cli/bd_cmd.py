@@ -33,7 +33,7 @@ def run(args: argparse.Namespace) -> int:
     import warnings
 
     from evalkit.evaluate.results import read_table
-    from evalkit.provenance import atomic_write_text, file_sha256, provenance, write_sidecar
+    from evalkit.cli.output import emit_text
     from evalkit.rd import bd_table, format_bd_table
 
     table = read_table(args.results)
@@ -45,12 +45,5 @@ def run(args: argparse.Namespace) -> int:
     for w in caught:
         print(f"warning: {w.message}", file=sys.stderr)
     text = format_bd_table(df, args.format)
-    if args.out:
-        atomic_write_text(args.out, text)
-        settings = {k: v for k, v in vars(args).items() if k != "func"}
-        inputs = {str(args.results): file_sha256(args.results)}
-        write_sidecar(args.out, provenance(settings, inputs=inputs))
-        print(f"wrote {args.out}")
-    else:
-        print(text, end="")
+    emit_text(text, args)
     return 0

@@ -27,17 +27,10 @@ def _split(text: str) -> list[str] | None:
 def run(args: argparse.Namespace) -> int:
     from evalkit.evaluate.results import read_results
     from evalkit.paper_table import paper_table
-    from evalkit.provenance import atomic_write_text, file_sha256, provenance, write_sidecar
+    from evalkit.cli.output import emit_text
 
     results = read_results(args.results)
     text = paper_table(results, images=_split(args.images), codecs=_split(args.codecs),
                        metrics=_split(args.metrics), fmt=args.format)
-    if args.out:
-        atomic_write_text(args.out, text)
-        settings = {k: v for k, v in vars(args).items() if k != "func"}
-        inputs = {str(args.results): file_sha256(args.results)}
-        write_sidecar(args.out, provenance(settings, inputs=inputs))
-        print(f"wrote {args.out}")
-    else:
-        print(text, end="")
+    emit_text(text, args)
     return 0

@@ -14,7 +14,6 @@ atomically into the weights directory.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import tempfile
@@ -29,6 +28,7 @@ import torch
 from evalkit.errors import WeightsError
 from evalkit.pim.model import PIMConfig, PIMNet
 from evalkit.pim.tf_checkpoint import data_shard_name, read_bundle
+from evalkit.provenance import file_digest
 from evalkit.weights import get_weight_file, weights_dir
 from evalkit.weights.store import hash_check_skipped
 
@@ -50,11 +50,7 @@ class OfficialArchive:
 
 
 def sha512_of(path: str | Path) -> str:
-    h = hashlib.sha512()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
+    return file_digest(path, "sha512")
 
 
 def read_official_archive(archive_path: str | Path) -> OfficialArchive:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import os
 import shutil
 import sys
@@ -13,6 +12,7 @@ from importlib.util import find_spec
 from pathlib import Path
 
 from evalkit.errors import WeightsError
+from evalkit.provenance import file_digest
 from evalkit.weights.catalog import CATALOG, WeightFile, get_weight_file
 
 SKIP_HASH_ENV = "EVALKIT_SKIP_WEIGHT_HASH"
@@ -54,11 +54,7 @@ def sha256_of(path: str | Path) -> str:
     st = path.stat()
     key = (str(path.resolve()), st.st_size, st.st_mtime_ns)
     if key not in _hash_cache:
-        h = hashlib.sha256()
-        with open(path, "rb") as fh:
-            for chunk in iter(lambda: fh.read(1 << 20), b""):
-                h.update(chunk)
-        _hash_cache[key] = h.hexdigest()
+        _hash_cache[key] = file_digest(path, "sha256")
     return _hash_cache[key]
 
 
@@ -75,11 +71,7 @@ def _verify(entry: WeightFile, path: Path) -> None:
             _warned_skip = True
         return
     if entry.sha512 is not None:
-        h = hashlib.sha512()
-        with open(path, "rb") as fh:
-            for chunk in iter(lambda: fh.read(1 << 20), b""):
-                h.update(chunk)
-        if h.hexdigest() != entry.sha512:
+        if file_digest(path, "sha512") != entry.sha512:
             raise WeightsError(f"{path}: sha512 does not match the official {entry.filename}; "
                                f"delete it and fetch it again from {entry.url}")
     if entry.sha256 is None:
