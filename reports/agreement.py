@@ -95,8 +95,11 @@ def reliability_matrix(votes: pd.DataFrame) -> tuple[np.ndarray, list[str]]:
     if kept.empty:
         return np.empty((0, 0)), []
     # per (rater, unit): most frequent answer, first one on ties
-    modal = (kept.groupby(["rater", "item", "method_a", "method_b"], sort=False)["winner"]
-             .agg(lambda s: s.value_counts(sort=True).index[0]))
+    keys = ["rater", "item", "method_a", "method_b"]
+    cnt = kept.groupby(keys + ["winner"], sort=False).size().reset_index(name="n")
+    # groups come in order of first appearance; a stable sort keeps the first on equal counts
+    modal = (cnt.sort_values("n", ascending=False, kind="stable").drop_duplicates(keys)
+             .set_index(keys)["winner"])
     table = modal.map(CODES).unstack(["item", "method_a", "method_b"])
     return table.to_numpy(dtype=float), list(table.index)
 
@@ -106,6 +109,12 @@ def krippendorff_alpha(votes: pd.DataFrame) -> dict:
     fewer than two raters judged a common unit."""
     import krippendorff
 
+    kept = votes[~votes["excluded"]]
+    if kept["rater"].nunique() < 2:
+        return {"alpha": math.nan, "raters": int(kept["rater"].nunique()),
+                "units": int(kept.groupby(["item", "method_a", "method_b"]).ngroups),
+                "pairable_units": 0,
+                "note": "not applicable: needs two raters judging the same image and pair"}
     data, raters = reliability_matrix(votes)
     if data.size == 0:
         return {"alpha": math.nan, "raters": 0, "units": 0, "pairable_units": 0,

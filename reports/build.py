@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from evalkit.provenance import atomic_write_text, file_sha256, provenance, write_sidecar
+from evalkit.provenance import file_sha256, provenance, write_sidecar
 from reports import figures
 from reports.agreement import krippendorff_alpha, rater_table
 from reports.bitrate import family_of, family_savings, method_bpp
@@ -64,7 +64,7 @@ def build_report(votes, out_dir, *, mapping: ColumnMapping | None = None, result
                  level: float = 0.95, n_boot: int = 1000, seed: int = 0, model: str = "bt",
                  families: dict[str, str] | None = None,
                  metric_directions: dict[str, bool] | None = None,
-                 saving_pairs: list[tuple[str, str]] | None = None,
+                 saving_pairs: list[tuple[str, str]] | None = None, resample: str = "both",
                  title: str = "Pairwise preference study report",
                  progress: bool = False) -> ReportResult:
     """Build the full report.  ``votes``/``results``: a path (CSV/parquet) or a raw DataFrame;
@@ -90,7 +90,8 @@ def build_report(votes, out_dir, *, mapping: ColumnMapping | None = None, result
     decided_any = kept["winner"].isin(["a", "b"]).any() or (
         tie_policy == "split" and (kept["winner"] == "tie").any())
     ranking = (rank_methods(policed, model=model, tie_policy=tie_policy, level=level,
-                            n_boot=n_boot, seed=seed, progress=progress) if decided_any else None)
+                            n_boot=n_boot, seed=seed, resample=resample,
+                            progress=progress) if decided_any else None)
     raters = rater_table(canon, policed)
     alpha = krippendorff_alpha(policed)
     long = agreement = savings = None
@@ -114,7 +115,7 @@ def build_report(votes, out_dir, *, mapping: ColumnMapping | None = None, result
                              .value_counts().items()},
     }
     settings = {"tie_policy": tie_policy, "level": level, "n_boot": n_boot, "seed": seed,
-                "model": model, "exclusion_policy": policy.as_dict(),
+                "model": model, "resample": resample, "exclusion_policy": policy.as_dict(),
                 "mapping": None if mapping is None else {
                     k: v for k, v in mapping.__dict__.items()},
                 "metric_directions": metric_directions or {}, "families": families or {}}
@@ -177,14 +178,15 @@ def _document(summary, comps, ranking, raters, alpha, per_item, res, agreement, 
     no_rater = " (no rater column)" if c["raters"] == 1 and summary["no_rater"] else ""
     blocks: list = [Heading("Data"), Para(
         f"{c['votes']} votes on {c['comparisons']} comparisons of {c['methods']} methods over "
-        f"{c['items']} images by {c['raters']} rater(s){no_rater}; {c['golden']} golden question(s) "
-        f"(never counted as votes); {c['excluded']} vote(s) excluded "
-        + (f"({'; '.join(f'{k}: {v}' for k, v in c['excluded_reasons'].items())})"
+        f"{c['items']} images by {c['raters']} rater(s){no_rater}; {c['golden']} golden "
+        f"question(s) (never counted as votes); {c['excluded']} vote(s) excluded"
+        + (f" ({'; '.join(f'{k}: {v}' for k, v in c['excluded_reasons'].items())})"
            if c["excluded_reasons"] else "") + f"; {c['included']} included, of which "
         f"{c['ties_included']} tie(s).")]
     for s in summary["inputs"]:
         blocks.append(Para(f"Input ({s['what']}): {s['path'] or 'in-memory table'}, "
-                           f"{s['rows']} rows" + (f", sha256 {s['sha256']}" if s["sha256"] else "")))
+                           f"{s['rows']} rows"
+                           + (f", sha256 {s['sha256']}" if s["sha256"] else "")))
     tie_text = ("ties are excluded from win rates (reported separately)"
                 if summary["tie_policy"] == "exclude" else "each tie counts half for each side")
     blocks += [Para(f"Exclusion policy: {summary['exclusion_policy']} Tie policy: {tie_text}. "
@@ -212,7 +214,9 @@ def _document(summary, comps, ranking, raters, alpha, per_item, res, agreement, 
         blocks.append(Para(
             f"Model: {'Bradley-Terry' if ranking.model == 'bt' else 'Thurstone Case V'} by "
             f"maximum likelihood; scale {ranking.scale}. CIs: {_pct(lvl)} percentile bootstrap, "
-            f"{ranking.n_boot} resamples of {ranking.resampled}, numpy seed {ranking.seed}. "
+            f"{ranking.n_boot} resamples of {ranking.resampled}, numpy seed {ranking.seed}"
+            + (" (crossed bootstrap: conservative when raters or items have no real effect)"
+               if ranking.resampled == "raters and items" else "") + ". "
             f"n_votes counts the votes entering the fit. Weak Gaussian prior precision "
             f"{ranking.prior:g} keeps scores finite."
             + ("" if ranking.connected else " WARNING: the comparison graph is not connected; "
@@ -250,15 +254,18 @@ def _document(summary, comps, ranking, raters, alpha, per_item, res, agreement, 
         if res.ignored:
             blocks.append(Para("Result columns ignored (direction unknown; give one with "
                                f"--metric-direction): {', '.join(res.ignored)}."))
-        blocks.append(Table("metric_agreement", f"2AFC agreement of each metric with the human "
-                            f"majority ({_pct(lvl)} Wilson CI).", agreement))
-        blocks += _figure(figures.metric_agreement_figure(agreement, lvl, fig_dir),
-                          "Per-image agreement of metrics with the human majority.")
-        dis = long[long["agrees"].eq(False).fillna(False).astype(bool)] if long is not None \
-            else pd.DataFrame()
-        if len(dis):
-            blocks.append(Table("metric_disagreements", "Images where a metric prefers the "
-                                "reconstruction humans did not.", dis, max_rows=40))
+        if not res.directions:
+            blocks.append(Para("The results table has no metric column: no agreement table."))
+        else:
+            blocks.append(Table("metric_agreement", f"2AFC agreement of each metric with the human "
+                                f"majority ({_pct(lvl)} Wilson CI).", agreement))
+            blocks += _figure(figures.metric_agreement_figure(agreement, lvl, fig_dir),
+                              "Per-image agreement of metrics with the human majority.")
+            dis = long[long["agrees"].eq(False).fillna(False).astype(bool)] if long is not None \
+                else pd.DataFrame()
+            if len(dis):
+                blocks.append(Table("metric_disagreements", "Images where a metric prefers the "
+                                    "reconstruction humans did not.", dis, max_rows=40))
     prov = summary["provenance"]
     versions = ", ".join(f"{k} {v}" for k, v in prov["packages"].items() if v)
     blocks += [Heading("Provenance"), Para(f"Built {prov['created']} with Python "

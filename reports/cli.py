@@ -37,6 +37,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     s.add_argument("--level", type=float, default=0.95, help="confidence level (default 0.95)")
     s.add_argument("--bootstrap", type=int, default=1000,
                    help="bootstrap resamples for ranking CIs (default 1000)")
+    s.add_argument("--resample", choices=("both", "raters", "items"), default="both",
+                   help="bootstrap units: raters and items (crossed, default; conservative "
+                        "when raters/items have no effect), raters only or items only")
     s.add_argument("--seed", type=int, default=0, help="bootstrap seed (default 0)")
     s.add_argument("--model", choices=("bt", "thurstone"), default="bt",
                    help="bt: Bradley-Terry on the Elo scale; thurstone: Case V in JOD")
@@ -90,6 +93,7 @@ def run(args: argparse.Namespace) -> int:
     res = build_report(args.votes, args.out, mapping=mapping, results=args.results,
                        policy=policy, tie_policy=args.tie_policy, level=args.level,
                        n_boot=args.bootstrap, seed=args.seed, model=args.model,
+                       resample=args.resample,
                        families=_pairs(args.family, "--family") or None,
                        metric_directions=directions or None, title=args.title,
                        progress=sys.stderr.isatty())

@@ -110,7 +110,8 @@ def count_pair(group: pd.DataFrame, tie_policy: str, level: float) -> dict:
     lo, hi = wilson_interval(k, n, level)
     row = {
         "method_a": group["method_a"].iloc[0], "method_b": group["method_b"].iloc[0],
-        "votes": int(len(group)), "included": int(len(kept)), "excluded": int(len(group) - len(kept)),
+        "votes": int(len(group)), "included": int(len(kept)),
+        "excluded": int(len(group) - len(kept)),
         "decided": decided, "ties": ties, "wins_a": wins_a, "wins_b": wins_b,
         "excluded_reasons": {str(r): int(c) for r, c in reasons.items()},
         "n": float(n), "win_rate": k / n if n > 0 else math.nan, "ci_low": lo, "ci_high": hi,

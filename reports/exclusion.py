@@ -76,7 +76,7 @@ def apply_policy(votes: pd.DataFrame, policy: ExclusionPolicy) -> pd.DataFrame:
     (empty string when kept)."""
     by_rater = rater_exclusions(votes, policy)
     out = votes[~votes["is_golden"]].copy()
-    reason = out["rater"].map(by_rater).fillna("").astype(object).to_numpy()
+    reason = np.array([by_rater.get(r, "") for r in out["rater"]], dtype=object)
     unanswered = (out["winner"] == "none").to_numpy()
     reason = np.where((reason == "") & unanswered, "unanswered trial", reason)
     out["exclusion_reason"] = reason

@@ -75,7 +75,7 @@ def per_image_figure(per_item: pd.DataFrame, out: Path, stem: str = "per_image",
                   for a, b in pairs)
     with paper_style():
         fig, axes = plt.subplots(len(pairs), 1, squeeze=False,
-                                 figsize=(max(4.8, 0.16 * n_items + 1.5), 1.9 * len(pairs)))
+                                 figsize=(max(4.8, 0.16 * n_items + 1.5), 2.6 * len(pairs)))
         for ax, (a, b) in zip(axes[:, 0], pairs):
             g = per_item[(per_item["method_a"] == a) & (per_item["method_b"] == b)]
             tot = g[["wins_a", "wins_b", "ties"]].sum(axis=1).to_numpy(float)

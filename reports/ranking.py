@@ -21,12 +21,16 @@ optimiser per replicate.
 Bootstrap: raters and items are resampled with replacement (two-way/crossed bootstrap; a vote's
 weight is the product of its rater's and its item's multiplicities).  When there is a single rater
 (no rater column) only items are resampled; with a single item only raters; with neither, votes.
+``resample="raters"`` or ``"items"`` resamples one margin only.  The crossed bootstrap is
+conservative when raters/items carry no real effect (the vote-level noise is counted in both
+margins; in simulations intervals ~1.5x the asymptotic width, coverage ~100 % for 95 %).
 CIs are percentile intervals at ``level``.
 """
 
 from __future__ import annotations
 
 import math
+import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -98,6 +102,9 @@ def fit_scores(W: np.ndarray, model: str = "bt", prior: float = 0.01,
         step *= np.minimum(1.0, 3.0 / np.maximum(big, 1e-300))[:, None]  # damp wild first steps
         x[idx] -= step
         active[idx[big < tol]] = False
+    if active.any():
+        warnings.warn(f"{model} fit did not converge in {max_iter} iterations for "
+                      f"{int(active.sum())} of {B} problem(s)", RuntimeWarning, stacklevel=2)
     g, info = _pair_terms(x, W, model)
     H = -info + eye * (info.sum(axis=2)[:, :, None] + prior)
     return (x[0], H[0]) if single else (x, H)
@@ -171,27 +178,39 @@ def vote_design(votes: pd.DataFrame, tie_policy: str) -> VoteDesign:
                       n_votes)
 
 
-def resampling_units(design: VoteDesign) -> str:
-    nr, ni = design.rater.max() + 1, design.item.max() + 1
-    if nr > 1 and ni > 1:
+RESAMPLE = ("both", "raters", "items")
+
+
+def _units(design: VoteDesign, resample: str) -> tuple[bool, bool]:
+    """Which margins are resampled: (raters, items); a margin with one level never is."""
+    nr, ni = int(design.rater.max()) + 1, int(design.item.max()) + 1
+    return (nr > 1 and resample in ("both", "raters"), ni > 1 and resample in ("both", "items"))
+
+
+def resampling_units(design: VoteDesign, resample: str = "both") -> str:
+    r, i = _units(design, resample)
+    if r and i:
         return "raters and items"
-    if ni > 1:
-        return "items (single rater)"
-    if nr > 1:
-        return "raters (single item)"
-    return "votes (single rater and item)"
+    if i:
+        return "items" + (" (single rater)" if design.rater.max() == 0 else "")
+    if r:
+        return "raters" + (" (single item)" if design.item.max() == 0 else "")
+    return "votes"
 
 
-def bootstrap_weights(design: VoteDesign, n_boot: int, rng: np.random.Generator) -> np.ndarray:
-    """``(n_boot, V)`` vote weights of a crossed rater x item bootstrap."""
+def bootstrap_weights(design: VoteDesign, n_boot: int, rng: np.random.Generator,
+                      resample: str = "both") -> np.ndarray:
+    """``(n_boot, V)`` vote weights: a vote's weight is the product of the multiplicities of its
+    rater and its item in the resample (crossed bootstrap), or a multinomial over votes."""
     V = design.M.shape[0]
     nr, ni = int(design.rater.max()) + 1, int(design.item.max()) + 1
-    if nr == 1 and ni == 1:
+    use_r, use_i = _units(design, resample)
+    if not (use_r or use_i):
         return rng.multinomial(V, np.full(V, 1.0 / V), size=n_boot).astype(float)
     w = np.ones((n_boot, V))
-    if nr > 1:
+    if use_r:
         w *= rng.multinomial(nr, np.full(nr, 1.0 / nr), size=n_boot)[:, design.rater]
-    if ni > 1:
+    if use_i:
         w *= rng.multinomial(ni, np.full(ni, 1.0 / ni), size=n_boot)[:, design.item]
     return w
 
@@ -222,12 +241,14 @@ class Ranking:
 def rank_methods(votes: pd.DataFrame, *, model: str = "bt", tie_policy: str = "exclude",
                  level: float = 0.95, n_boot: int = 1000, rng: np.random.Generator | None = None,
                  seed: int | None = None, prior: float = 0.01, chunk: int = 250,
-                 progress: bool = False) -> Ranking:
+                 resample: str = "both", progress: bool = False) -> Ranking:
     """Fit ``model`` on the included votes and bootstrap CIs (see module doc).
 
     Pass either ``rng`` (a numpy Generator) or ``seed`` (recorded); with neither, seed 0.
     """
     _check_model(model)
+    if resample not in RESAMPLE:
+        raise VoteDataError(f"resample must be one of {', '.join(RESAMPLE)}, got {resample!r}")
     if n_boot < 0:
         raise VoteDataError(f"bootstrap resamples must be >= 0, got {n_boot}")
     if rng is None:
@@ -246,7 +267,7 @@ def rank_methods(votes: pd.DataFrame, *, model: str = "bt", tie_policy: str = "e
         bar = tqdm(total=n_boot, desc="bootstrap", unit="resample", leave=False)
     for start in range(0, n_boot, chunk):
         stop = min(n_boot, start + chunk)
-        w = bootstrap_weights(design, stop - start, rng)
+        w = bootstrap_weights(design, stop - start, rng, resample)
         xb, _ = fit_scores(design.win_matrix(w), model, prior, x0=x)
         reps[start:stop] = to_scale(xb, model)
         if bar is not None:
@@ -262,4 +283,4 @@ def rank_methods(votes: pd.DataFrame, *, model: str = "bt", tie_policy: str = "e
                           "n_votes": design.n_votes.astype(int)})
     table = table.sort_values("score", ascending=False, kind="stable").reset_index(drop=True)
     return Ranking(table, design.methods, est, reps, se, model, level, n_boot, seed,
-                   resampling_units(design), n_comp == 1, prior)
+                   resampling_units(design, resample), n_comp == 1, prior)
