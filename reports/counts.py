@@ -50,7 +50,9 @@ def wilson_interval(k: float, n: float, level: float = 0.95) -> tuple[float, flo
     denom = 1 + z * z / n
     centre = (p + z * z / (2 * n)) / denom
     half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denom
-    return (max(0.0, centre - half), min(1.0, centre + half))
+    # In exact arithmetic the interval holds p; round-off can push a bound past p at k = 0 or
+    # k = n (e.g. a lower bound of 3e-15 for 0 wins), so clamp to [0, p] and [p, 1].
+    return (min(p, max(0.0, centre - half)), max(p, min(1.0, centre + half)))
 
 
 def sign_test(k: float, n: float) -> float:

@@ -52,6 +52,7 @@ def win_rate_figure(comparisons: pd.DataFrame, level: float, out: Path, stem: st
         y = np.arange(len(c))
         wr = 100 * c["win_rate"].to_numpy()
         err = np.vstack([wr - 100 * c["ci_low"].to_numpy(), 100 * c["ci_high"].to_numpy() - wr])
+        err = np.clip(err, 0.0, None)  # matplotlib refuses -1e-15 from round-off
         ax.errorbar(wr, y, xerr=err, fmt="o", capsize=2, color="C0")
         ax.axvline(50, color="0.4", lw=0.8, ls="--")
         ax.set_yticks(y, [f"{a} vs {b}" for a, b in zip(c["method_a"], c["method_b"])])

@@ -19,6 +19,15 @@ def test_wilson_and_binomial_match_scipy(k, n, level):
     assert sign_test(k, n) == pytest.approx(stats.binomtest(k, n, 0.5).pvalue)
 
 
+@pytest.mark.parametrize("n", [1, 3, 8, 16, 37, 1000])
+@pytest.mark.parametrize("level", [0.9, 0.95, 0.99])
+def test_wilson_interval_holds_the_estimate_at_the_extremes(n, level):
+    lo, hi = wilson_interval(0, n, level)
+    assert lo == 0.0 and 0.0 < hi < 1.0
+    lo, hi = wilson_interval(n, n, level)
+    assert hi == 1.0 and 0.0 < lo < 1.0
+
+
 def _votes(answers, a="x/1", b="y/1"):
     df = pd.DataFrame({"methodA": a, "methodB": b, "originalName": "im",
                        "answerValue": answers})
