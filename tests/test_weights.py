@@ -218,3 +218,20 @@ def test_fetch_refuses_files_without_digest(tmp_path, monkeypatch, empty_weights
     with pytest.raises(WeightsError, match="no published digest"):
         store.fetch(["derived"], progress=False)
     assert not (store.weights_dir() / "derived.pt").exists()
+
+
+def test_alias_file_names_are_found_and_imported_under_the_official_name(
+        tmp_path, monkeypatch, empty_weights_env):
+    """Another project's name for the same bytes (torch-fidelity's Inception) is accepted."""
+    entry = WeightFile(name="twin", filename="twin-official.bin", url="https://example.invalid/t",
+                       sha256=hashlib.sha256(CONTENT).hexdigest(), size=len(CONTENT),
+                       metrics=("testmetric",), description="test", aliases=("twin-other.bin",))
+    monkeypatch.setitem(CATALOG, "twin", entry)
+    with pytest.raises(WeightsError, match="also accepted as twin-other.bin"):
+        resolve("twin")
+    other = _put(tmp_path / "elsewhere" / "twin-other.bin")
+    assert get_weight_file("twin-other.bin") is entry
+    (dest,) = import_files([other])
+    assert dest == store.weights_dir() / "twin-official.bin"
+    assert resolve("twin") == dest
+    assert resolve("twin", other) == other

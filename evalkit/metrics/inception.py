@@ -10,8 +10,8 @@ with ``torch.load(weights_only=False)``; here the file always comes from
 :func:`evalkit.weights.resolve` (hash-checked) and is unpickled with ``weights_only=True``.
 
 Weight file: pytorch-fid's ``pt_inception-2015-12-05-6726825d.pth`` (catalog ``fid_inception``).
-torch-fidelity / torchmetrics download ``weights-inception-2015-12-05-6726825d.pth`` (catalog
-``fid_inception_torch_fidelity``); both have the same sha256 (``6726825d0af5...``, 95,628,359
+torch-fidelity / torchmetrics download ``weights-inception-2015-12-05-6726825d.pth`` (an alias
+in the same catalog entry); both have the same sha256 (``6726825d0af5...``, 95,628,359
 bytes), i.e. they are the same file under two names, so either one is accepted (pytorch-fid's
 name first).
 
@@ -37,7 +37,7 @@ import torch.nn.functional as F
 from evalkit.errors import MetricError, WeightsError
 
 #: Catalog names of the FID Inception file, in lookup order (same bytes, two names).
-WEIGHT_NAMES: tuple[str, ...] = ("fid_inception", "fid_inception_torch_fidelity")
+WEIGHT_NAME = "fid_inception"
 #: Resize modes accepted by :class:`FIDInceptionV3`.
 RESIZE_MODES: tuple[str, ...] = ("tf1", "torch-antialias")
 INPUT_SIZE = 299
@@ -116,25 +116,16 @@ class FIDInceptionV3(nn.Module):
 
 
 def resolve_inception_weights(weights_path: str | Path | None = None) -> tuple[Path, str]:
-    """``(path, sha256)`` of the FID Inception file: ``weights_path`` if given, else the first of
-    :data:`WEIGHT_NAMES` found by :func:`evalkit.weights.resolve` (hash-checked).
+    """``(path, sha256)`` of the FID Inception file (``weights_path`` if given), found and
+    hash-checked by :func:`evalkit.weights.resolve` under pytorch-fid's or torch-fidelity's name.
 
     Raises:
         WeightsError: not found (the message says where to put which file) or wrong hash.
     """
-    from evalkit.weights.catalog import get_weight_file
-    from evalkit.weights.store import candidates, missing_message, resolve, sha256_of
+    from evalkit.weights.store import resolve, sha256_of
 
-    if weights_path is not None:
-        path = resolve(WEIGHT_NAMES[0], weights_path)
-        return path, sha256_of(path)
-    for name in WEIGHT_NAMES:
-        if any(c.is_file() for c in candidates(get_weight_file(name))):
-            path = resolve(name)  # hash-checked; a bad copy raises rather than falling back
-            return path, sha256_of(path)
-    raise WeightsError(missing_message(get_weight_file(WEIGHT_NAMES[0]))
-                       + " (torch-fidelity's identical weights-inception-2015-12-05-6726825d.pth "
-                         "is accepted too)")
+    path = resolve(WEIGHT_NAME, weights_path)
+    return path, sha256_of(path)
 
 
 def _load_state_dict(path: Path) -> dict:

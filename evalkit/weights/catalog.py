@@ -25,6 +25,8 @@ class WeightFile:
         description: one line for ``evalkit weights status``.
         package: a Python package that ships the file (``package``, ``relative/path``), if any.
         sha512: hex digest where the publisher gives SHA-512 instead (e.g. the PIM archives).
+        aliases: other official names of the very same bytes (another project publishes the
+            file under its own name); looked up after ``filename`` in every place.
     """
 
     name: str
@@ -36,6 +38,11 @@ class WeightFile:
     description: str
     package: tuple[str, str] | None = None
     sha512: str | None = None
+    aliases: tuple[str, ...] = ()
+
+    @property
+    def filenames(self) -> tuple[str, ...]:
+        return (self.filename, *self.aliases)
 
 
 CATALOG: dict[str, WeightFile] = {}
@@ -54,7 +61,7 @@ def get_weight_file(name: str) -> WeightFile:
     if name in CATALOG:
         return CATALOG[name]
     for entry in CATALOG.values():
-        if entry.filename == name:
+        if name in entry.filenames:
             return entry
     raise WeightsError(f"unknown weight file {name!r}; known: {', '.join(sorted(CATALOG))}")
 
@@ -112,7 +119,8 @@ register(WeightFile(
 
 # --- FID Inception / PIM -------------------------------------------------------------------
 # The FID Inception (TF 2015-12-05 graph ported to PyTorch).  pytorch-fid and torch-fidelity
-# publish the same bytes under two names (same sha256); evalkit looks for pytorch-fid's first.
+# publish the same bytes under two names (same sha256); evalkit looks for pytorch-fid's first
+# (https://github.com/toshas/torch-fidelity/releases/download/v0.2.0/ has the other name).
 register(WeightFile(
     name="fid_inception", filename="pt_inception-2015-12-05-6726825d.pth",
     url="https://github.com/mseitzer/pytorch-fid/releases/download/fid_weights/"
@@ -120,15 +128,7 @@ register(WeightFile(
     sha256="6726825d0af5f729cebd5821db510b11b1cfad8faad88a03f1befd49fb9129b2",
     size=95628359, metrics=("fid", "kid"),
     description="FID Inception v3 (pytorch-fid's port of TF's 2015-12-05 graph)",
-))
-register(WeightFile(
-    name="fid_inception_torch_fidelity", filename="weights-inception-2015-12-05-6726825d.pth",
-    url="https://github.com/toshas/torch-fidelity/releases/download/v0.2.0/"
-        "weights-inception-2015-12-05-6726825d.pth",
-    sha256="6726825d0af5f729cebd5821db510b11b1cfad8faad88a03f1befd49fb9129b2",
-    size=95628359, metrics=("fid", "kid"),
-    description="the same FID Inception file as torch-fidelity/torchmetrics name it "
-                "(alternative to fid_inception)",
+    aliases=("weights-inception-2015-12-05-6726825d.pth",),  # torch-fidelity/torchmetrics' name
 ))
 # PIM: the official archives (config.json + TensorFlow checkpoint; SHA-512 digests from the
 # official perceptual_quality/pim/loader.py) and the PyTorch files `evalkit weights convert-pim`

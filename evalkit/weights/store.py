@@ -88,9 +88,11 @@ def candidates(entry: WeightFile, path: str | Path | None = None) -> list[Path]:
     out: list[Path] = []
     if path is not None:
         p = Path(path).expanduser()
-        out.append(p / entry.filename if p.is_dir() else p)
-    out.append(weights_dir() / entry.filename)
-    out.append(torch_hub_checkpoints() / entry.filename)
+        if not p.is_dir():
+            return [p]
+        out += [p / name for name in entry.filenames]
+    for folder in (weights_dir(), torch_hub_checkpoints()):
+        out += [folder / name for name in entry.filenames]
     pkg = _package_copy(entry)
     if pkg is not None:
         out.append(pkg)
@@ -99,7 +101,8 @@ def candidates(entry: WeightFile, path: str | Path | None = None) -> list[Path]:
 
 def missing_message(entry: WeightFile, path: str | Path | None = None) -> str:
     where = ", ".join(str(c) for c in candidates(entry, path))
-    return (f"weight file {entry.filename} (needed by {', '.join(entry.metrics)}) not found; "
+    also = f" (also accepted as {', '.join(entry.aliases)})" if entry.aliases else ""
+    return (f"weight file {entry.filename}{also} (needed by {', '.join(entry.metrics)}) not found; "
             f"looked in: {where}. Get it from {entry.url} and put it in {weights_dir()} "
             f"(or set ${WEIGHTS_DIR_ENV}), e.g. `evalkit weights fetch {entry.name}` on a machine "
             f"with internet, then `evalkit weights import {entry.filename}` here")
@@ -114,9 +117,10 @@ def resolve(name: str, path: str | Path | None = None) -> Path:
     """
     entry = get_weight_file(name)
     if path is not None:
-        explicit = candidates(entry, path)[0]
-        if not explicit.is_file():
-            raise WeightsError(f"{explicit}: no such weight file ({entry.filename}, from {entry.url})")
+        given = Path(path).expanduser()
+        explicit = next((c for c in candidates(entry, path) if c.is_file()), None)
+        if explicit is None or not (given.is_dir() or explicit == given):
+            raise WeightsError(f"{given}: no such weight file ({entry.filename}, from {entry.url})")
         _verify(entry, explicit)
         return explicit
     for cand in candidates(entry):
