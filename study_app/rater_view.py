@@ -94,7 +94,10 @@ def _trial(ctx: StudyContext, trials, idx: int, answered: int) -> None:
     else:
         for col, (label, img) in zip(st.columns(3), imgs.items()):
             with col:
-                _show(img, alt=label if label == "Original" else f"Image {label}", caption=label)
+                # native pixels, never enlarged (browser smoothing would hide artifacts);
+                # images wider than a column are scaled down -- Flip shows them 1:1
+                _show(img, alt=label if label == "Original" else f"Image {label}", caption=label,
+                      width="content")
     b1, b2, b3 = st.columns(3)
     side = None
     if b1.button("A is closer", key=f"t{idx}_left", width="stretch"):
