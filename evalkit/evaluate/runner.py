@@ -214,15 +214,20 @@ def evaluate(refs: str | Path, runs: str | Path, metrics: Sequence[str] | str | 
             groups: dict[tuple[str, str], list[int]] = {}
             for i, e in enumerate(entries):
                 groups.setdefault((e.codec, e.setting), []).append(i)
-            for name in set_names:
-                _, version, weights = idents[name]
-                for (codec, setting), idx in tqdm(groups.items(), desc=name, unit="setting",
-                                                  disable=not progress):
-                    key = set_key([(sha[entries[i].reference], sha[entries[i].reconstruction])
-                                   for i in idx], name, version, weights)
+            # Settings outer, metrics inner: each setting's images are decoded once, and metrics
+            # sharing features (fid and kid) find the reconstruction features still cached.
+            for (codec, setting), idx in tqdm(groups.items(), desc="set metrics", unit="setting",
+                                              disable=not progress):
+                pair_hashes = [(sha[entries[i].reference], sha[entries[i].reconstruction])
+                               for i in idx]
+                pairs = None
+                for name in set_names:
+                    _, version, weights = idents[name]
+                    key = set_key(pair_hashes, name, version, weights)
                     value = store.get_set(key)
                     if value is None:
-                        pairs = [p for _, p in _prefetched([entries[i] for i in idx], workers)]
+                        if pairs is None:
+                            pairs = [p for _, p in _prefetched([entries[i] for i in idx], workers)]
                         metric = build_metric(name, device)
                         value = float(metric([p[0] for p in pairs], [p[1] for p in pairs]))
                         store.put_set(key, name, value)
