@@ -14,6 +14,20 @@ import numpy as np
 import pytest
 
 
+# --- isolation -------------------------------------------------------------------------------
+
+@pytest.fixture(autouse=True)
+def _isolated_user_dirs(tmp_path_factory, monkeypatch):
+    """Every test sees empty evalkit caches and weight folders of its own, never the user's
+    (real weights or cached values there could otherwise change what a test exercises).
+    Fixtures that need weights point the variables elsewhere after this one."""
+    home = tmp_path_factory.mktemp("user")
+    monkeypatch.setenv("EVALKIT_CACHE_DIR", str(home / "evalkit-cache"))
+    monkeypatch.setenv("EVALKIT_WEIGHTS_DIR", str(home / "evalkit-weights"))
+    monkeypatch.setenv("TORCH_HOME", str(home / "torch"))
+    monkeypatch.delenv("EVALKIT_SKIP_WEIGHT_HASH", raising=False)
+
+
 # --- images ----------------------------------------------------------------------------------
 
 @pytest.fixture(scope="session")
