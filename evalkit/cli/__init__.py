@@ -15,7 +15,7 @@ import sys
 from evalkit import __version__
 from evalkit.errors import EvalkitError
 
-#: (module, description) of every verb, in the order ``evalkit --help`` lists them.
+#: The module of every verb, in the order ``evalkit --help`` lists them.
 VERB_MODULES: tuple[str, ...] = (
     "evalkit.cli.metrics_cmd",      # evalkit metrics
     "evalkit.cli.weights_cmd",      # evalkit weights status|fetch|import|convert-pim
@@ -39,13 +39,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"evalkit {__version__}")
     sub = parser.add_subparsers(dest="verb", metavar="VERB")
     for mod_name in VERB_MODULES:
-        try:
-            mod = importlib.import_module(mod_name)
-        except ModuleNotFoundError as exc:
-            if exc.name == mod_name:  # verb not built yet
-                continue
-            raise
-        mod.add_parser(sub)
+        importlib.import_module(mod_name).add_parser(sub)
     return parser
 
 
