@@ -63,7 +63,23 @@ def _pil_versions(feature: str, lib: str) -> dict[str, str | None]:
     return {"pillow": _dist_version("pillow"), lib: features.version(feature)}
 
 
-class JpegCodec(Codec):
+class PillowCodec(Codec):
+    """A codec Pillow encodes and decodes; subclasses name the Pillow feature and its library."""
+
+    pil_feature: str = ""
+    pil_library: str = ""
+
+    def _decode(self, data: bytes) -> np.ndarray:
+        return _pil_decode(data)
+
+    def _check_available(self) -> str | None:
+        return _pil_feature(self.pil_feature)
+
+    def versions(self) -> dict[str, str | None]:
+        return _pil_versions(self.pil_feature, self.pil_library)
+
+
+class JpegCodec(PillowCodec):
     """JPEG through Pillow's libjpeg-turbo; optimised Huffman tables, baseline, no progressive."""
 
     name = "jpeg"
@@ -72,6 +88,7 @@ class JpegCodec(Codec):
     subsampling = "4:2:0"
     default_sweep = (5, 10, 15, 20, 30, 40, 50, 60, 70, 80, 90)
     description = "JPEG (libjpeg-turbo via Pillow), chroma 4:2:0"
+    pil_feature, pil_library = "jpg", "libjpeg"
     _PIL_SUBSAMPLING = {"4:4:4": 0, "4:2:2": 1, "4:2:0": 2}
 
     def parameters(self, value: float) -> dict[str, Any]:
@@ -83,16 +100,10 @@ class JpegCodec(Codec):
         return _pil_save(pixels, "JPEG", quality=p["quality"], optimize=True, progressive=False,
                          subsampling=self._PIL_SUBSAMPLING[self.subsampling])
 
-    def _decode(self, data: bytes) -> np.ndarray:
-        return _pil_decode(data)
-
-    def _check_available(self) -> str | None:
-        return _pil_feature("jpg")
-
     def versions(self) -> dict[str, str | None]:
         from PIL import features
 
-        return {**_pil_versions("jpg", "libjpeg"), "libjpeg_turbo": features.version("libjpeg_turbo")}
+        return {**super().versions(), "libjpeg_turbo": features.version("libjpeg_turbo")}
 
 
 class Jpeg444Codec(JpegCodec):
@@ -101,11 +112,12 @@ class Jpeg444Codec(JpegCodec):
     description = "JPEG (libjpeg-turbo via Pillow), chroma 4:4:4"
 
 
-class WebpCodec(Codec):
+class WebpCodec(PillowCodec):
     name = "webp"
     extension = ".webp"
     default_sweep = (0, 5, 10, 20, 30, 40, 50, 60, 70, 80, 90)
     description = "WebP lossy (libwebp via Pillow), method 6"
+    pil_feature, pil_library = "webp", "libwebp"
 
     def parameters(self, value: float) -> dict[str, Any]:
         return {"quality": int(value), "method": 6, "lossless": False, "exact": False}
@@ -113,17 +125,9 @@ class WebpCodec(Codec):
     def _encode(self, pixels: np.ndarray, value: float) -> bytes:
         return _pil_save(pixels, "WEBP", **self.parameters(value))
 
-    def _decode(self, data: bytes) -> np.ndarray:
-        return _pil_decode(data)
-
-    def _check_available(self) -> str | None:
-        return _pil_feature("webp")
-
-    def versions(self) -> dict[str, str | None]:
-        return _pil_versions("webp", "libwebp")
 
 
-class Jpeg2000Codec(Codec):
+class Jpeg2000Codec(PillowCodec):
     """JPEG 2000 (OpenJPEG): the rate parameter is the target bpp, met by OpenJPEG's rate control.
 
     OpenJPEG's "rates" mode takes a compression ratio against the raw 24-bit image, so a
@@ -141,6 +145,7 @@ class Jpeg2000Codec(Codec):
     releases_gil = False  # measured: Pillow's OpenJPEG encoder holds the GIL
     default_sweep = (0.05, 0.1, 0.2, 0.3, 0.5, 0.75, 1.0, 1.5, 2.0)
     description = "JPEG 2000 (OpenJPEG via Pillow), irreversible 9/7, rate-controlled"
+    pil_feature, pil_library = "jpg_2000", "openjpeg"
 
     def grid(self) -> list[float]:
         # ~0.5 % steps: the finest difference a matched target needs in practice.
@@ -163,17 +168,9 @@ class Jpeg2000Codec(Codec):
                          irreversible=True, num_resolutions=6, codeblock_size=(64, 64),
                          progression="LRCP", mct=1, no_jp2=False)
 
-    def _decode(self, data: bytes) -> np.ndarray:
-        return _pil_decode(data)
-
-    def _check_available(self) -> str | None:
-        return _pil_feature("jpg_2000")
-
-    def versions(self) -> dict[str, str | None]:
-        return _pil_versions("jpg_2000", "openjpeg")
 
 
-class AvifCodec(Codec):
+class AvifCodec(PillowCodec):
     """AVIF through Pillow's libavif with the libaom encoder at speed 6 (libavif's default)."""
 
     name = "avif"
@@ -181,6 +178,7 @@ class AvifCodec(Codec):
     speed = 6
     default_sweep = (5, 10, 20, 30, 40, 50, 60, 70, 80, 90)
     description = "AVIF (libavif + libaom via Pillow), speed 6, 4:2:0"
+    pil_feature, pil_library = "avif", "libavif"
 
     def parameters(self, value: float) -> dict[str, Any]:
         return {"quality": int(value), "speed": self.speed, "codec": "aom", "subsampling": "4:2:0",
@@ -189,11 +187,8 @@ class AvifCodec(Codec):
     def _encode(self, pixels: np.ndarray, value: float) -> bytes:
         return _pil_save(pixels, "AVIF", **self.parameters(value))
 
-    def _decode(self, data: bytes) -> np.ndarray:
-        return _pil_decode(data)
-
     def _check_available(self) -> str | None:
-        missing = _pil_feature("avif")
+        missing = super()._check_available()
         if missing:
             return missing
         from PIL import _avif
@@ -205,7 +200,7 @@ class AvifCodec(Codec):
     def versions(self) -> dict[str, str | None]:
         from PIL import _avif
 
-        return {**_pil_versions("avif", "libavif"), "av1_codecs": _avif.codec_versions()}
+        return {**super().versions(), "av1_codecs": _avif.codec_versions()}
 
 
 class JxlCodec(Codec):
