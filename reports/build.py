@@ -191,7 +191,8 @@ def _document(summary, comps, ranking, raters, alpha, per_item, res, agreement, 
                 if summary["tie_policy"] == "exclude" else "each tie counts half for each side")
     blocks += [Para(f"Exclusion policy: {summary['exclusion_policy']} Tie policy: {tie_text}. "
                     f"Confidence level: {_pct(lvl)}. P-values are two-sided exact binomial sign "
-                    f"tests, not adjusted for multiple comparisons."),
+                    f"tests; the sentences quote unadjusted p, and the table adds p_holm, "
+                    f"Holm-Bonferroni adjusted over all {len(comps)} comparisons."),
                Heading("Pairwise comparisons")]
     top = comps.sort_values("votes", ascending=False, kind="stable")
     if len(comps) > 25:
@@ -200,7 +201,7 @@ def _document(summary, comps, ranking, raters, alpha, per_item, res, agreement, 
     for s in top["sentence"].head(25):
         blocks.append(Para(s))
     show = comps[["method_a", "method_b", "votes", "excluded", "decided", "ties", "wins_a",
-                  "wins_b", "win_rate", "ci_low", "ci_high", "p_value"]]
+                  "wins_b", "win_rate", "ci_low", "ci_high", "p_value", "p_holm"]]
     blocks.append(Table("comparisons", f"Pairwise comparisons: win rate of method_a "
                         f"({_pct(lvl)} Wilson CI, tie policy: {summary['tie_policy']}).", show,
                         max_rows=60))

@@ -67,6 +67,24 @@ def sign_test(k: float, n: float) -> float:
     return float(stats.binomtest(int(k_r), n_int, 0.5, alternative="two-sided").pvalue)
 
 
+def holm_adjust(p_values) -> np.ndarray:
+    """Holm-Bonferroni adjusted p-values (family-wise error control, valid under any dependence).
+
+    Hand-written: scipy offers Benjamini-Hochberg (``false_discovery_control``) but not Holm.
+    NaN entries (comparisons without votes) stay NaN and do not count towards the family size.
+    """
+    p = np.asarray(p_values, dtype=np.float64)
+    out = np.full(p.shape, np.nan)
+    idx = np.flatnonzero(~np.isnan(p))
+    m = len(idx)
+    if m == 0:
+        return out
+    order = idx[np.argsort(p[idx], kind="stable")]
+    stepped = np.maximum.accumulate((m - np.arange(m)) * p[order])
+    out[order] = np.minimum(stepped, 1.0)
+    return out
+
+
 def _fmt_p(p: float) -> str:
     if math.isnan(p):
         return "n/a"
@@ -127,7 +145,8 @@ def count_pair(group: pd.DataFrame, tie_policy: str, level: float) -> dict:
 
 COMPARISON_COLUMNS = ("method_a", "method_b", "votes", "included", "excluded", "decided", "ties",
                       "wins_a", "wins_b", "excluded_reasons", "n", "win_rate", "ci_low",
-                      "ci_high", "p_value", "tie_policy", "level", "preferred", "sentence")
+                      "ci_high", "p_value", "p_holm", "tie_policy", "level", "preferred",
+                      "sentence")
 
 
 def comparison_table(votes: pd.DataFrame, tie_policy: str = "exclude",
@@ -137,7 +156,9 @@ def comparison_table(votes: pd.DataFrame, tie_policy: str = "exclude",
     check_level(level)
     rows = [count_pair(g, tie_policy, level)
             for _, g in votes.groupby(["method_a", "method_b"], sort=True)]
-    return pd.DataFrame(rows, columns=list(COMPARISON_COLUMNS))
+    table = pd.DataFrame(rows, columns=list(COMPARISON_COLUMNS))
+    table["p_holm"] = holm_adjust(table["p_value"].to_numpy(np.float64))
+    return table
 
 
 def per_item_table(votes: pd.DataFrame) -> pd.DataFrame:

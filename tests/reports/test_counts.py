@@ -99,3 +99,26 @@ def test_study_export_detected_and_policy(study_export):
     bad.loc[0, "choice"] = "webp/q3"
     with pytest.raises(VoteDataError, match="'choice'"):
         canonical_votes(bad)
+
+
+def test_holm_adjustment_matches_the_step_down_definition():
+    from reports.counts import holm_adjust
+
+    p = np.array([0.01, np.nan, 0.04, 0.03, 0.005])
+    adj = holm_adjust(p)
+    # sorted valid p: 0.005, 0.01, 0.03, 0.04 with multipliers 4, 3, 2, 1, then running max
+    assert np.isnan(adj[1])
+    assert adj[4] == pytest.approx(0.02)
+    assert adj[0] == pytest.approx(0.03)
+    assert adj[3] == pytest.approx(0.06)
+    assert adj[2] == pytest.approx(0.06)  # 1 * 0.04 raised to the running maximum
+    assert np.all(adj[~np.isnan(adj)] >= p[~np.isnan(p)])
+    assert holm_adjust([0.9, 0.8]).max() == 1.0
+
+
+def test_comparison_table_has_holm_p_values():
+    v = pd.concat([_votes(["A"] * 9 + ["B"]), _votes(["A"] * 5 + ["B"] * 5, a="x/1", b="z/1")])
+    table = comparison_table(v)
+    assert len(table) == 2
+    assert np.all(table["p_holm"] >= table["p_value"])
+    assert table["p_holm"].max() <= 1.0
