@@ -31,6 +31,7 @@ from reports.counts import (check_level, check_tie_policy, comparison_table, per
 from reports.exclusion import ExclusionPolicy, apply_policy
 from reports.metric_agreement import (MetricResults, agreement_table, per_image_agreement,
                                       prepare_results)
+from reports.position import PositionBias, position_bias
 from reports.ranking import Ranking, rank_methods
 from reports.render import Figure, Heading, Para, Table, to_html, to_latex, to_markdown
 from reports.votes import NO_RATER, ColumnMapping, canonical_votes, read_table
@@ -87,6 +88,7 @@ def build_report(votes, out_dir, *, mapping: ColumnMapping | None = None, result
     comps = comparison_table(policed, tie_policy, level)
     per_item = per_item_table(policed)
     kept = policed[~policed["excluded"]]
+    side = position_bias(policed, level)
     decided_any = kept["winner"].isin(["a", "b"]).any() or (
         tie_policy == "split" and (kept["winner"] == "tie").any())
     ranking = (rank_methods(policed, model=model, tie_policy=tie_policy, level=level,
@@ -129,6 +131,7 @@ def build_report(votes, out_dir, *, mapping: ColumnMapping | None = None, result
             "seed": seed, "resampled": ranking.resampled, "connected": ranking.connected,
             "prior_precision": ranking.prior,
             "methods": to_jsonable(ranking.table.to_dict("records"))},
+        "position_bias": None if side is None else side.as_dict(),
         "krippendorff_alpha": to_jsonable(alpha),
         "metric_agreement": None if agreement is None else to_jsonable(
             agreement.to_dict("records")),
@@ -207,6 +210,8 @@ def _document(summary, comps, ranking, raters, alpha, per_item, res, agreement, 
                         max_rows=60))
     blocks += _figure(figures.win_rate_figure(comps, lvl, fig_dir),
                       "Win rates of the most-voted comparisons with Wilson CIs.")
+    if summary["position_bias"] is not None:
+        blocks.append(Para(PositionBias(**summary["position_bias"]).sentence()))
     blocks.append(Heading("Ranking"))
     if ranking is None:
         blocks.append(Para("No ranking: there is no decided vote."))

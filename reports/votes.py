@@ -18,6 +18,8 @@ The canonical table (:data:`CANONICAL_COLUMNS`), one row per vote:
 ``golden_failed`` bool, the rater answered a golden question wrongly
 ``duration_s``   float seconds spent on the trial (NaN when unknown)
 ``session``, ``trial``, ``crop``: str, empty when unknown
+``chosen_side``  ``"left"`` / ``"right"``: where the chosen image was shown (study export only);
+                 empty for ties, unanswered trials and sources that don't record sides
 
 All validation of vote input happens here and raises :class:`~evalkit.errors.VoteDataError`.
 """
@@ -38,7 +40,7 @@ STUDY_COLUMNS = ("study", "rater", "session", "trial", "image", "crop", "method_
                  "answered_at", "duration_s")
 
 CANONICAL_COLUMNS = ("rater", "item", "method_a", "method_b", "winner", "is_golden",
-                     "golden_failed", "duration_s", "session", "trial", "crop")
+                     "golden_failed", "duration_s", "session", "trial", "crop", "chosen_side")
 
 NO_RATER = "(all)"
 
@@ -174,6 +176,11 @@ def _from_study(df: pd.DataFrame) -> pd.DataFrame:
         raise VoteDataError(f"column 'choice' must be method_a, method_b or 'tie', got "
                             f"{choice[i]!r} in row {i + 1} (method_a={a[i]!r}, method_b={b[i]!r})")
     out["winner"] = winner
+    side = np.full(len(out), "", dtype=object)
+    side[choice == _text(df["left"]).to_numpy(dtype=object)] = "left"
+    side[choice == _text(df["right"]).to_numpy(dtype=object)] = "right"
+    side[(winner == "tie") | (winner == "none")] = ""
+    out["chosen_side"] = side
     return _finish(out, "study export")
 
 
@@ -198,7 +205,7 @@ def _from_mapping(df: pd.DataFrame, m: ColumnMapping) -> pd.DataFrame:
         "item": _text(df[m.item]), "method_a": _text(df[m.a]), "method_b": _text(df[m.b]),
         "winner": winner, "is_golden": np.zeros(n, bool), "golden_failed": np.zeros(n, bool),
         "duration_s": np.full(n, np.nan), "session": [""] * n, "trial": [""] * n,
-        "crop": [""] * n,
+        "crop": [""] * n, "chosen_side": [""] * n,
     })
     return _finish(out, "vote table")
 

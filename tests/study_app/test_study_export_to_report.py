@@ -64,4 +64,8 @@ def test_votes_from_the_study_become_a_report(tmp_path, capsys):
             assert e["win_rate"] in (0.0, 1.0)  # unanimous raters
     report = (out / "report.md").read_text()
     assert "psnr" in report
+    assert "Position check" in report  # the export records sides; the report checks them
+    regular = exported[~exported["is_golden"].astype(bool)]
+    assert summary["position_bias"]["votes"] == len(regular)
+    assert summary["position_bias"]["left"] == int((regular["choice"] == regular["left"]).sum())
     assert (out / "report.html").is_file()
