@@ -6,6 +6,7 @@ output (``results.csv`` -> ``results.csv.json``).  Nothing here prints or exits.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -15,7 +16,7 @@ import tempfile
 from datetime import datetime, timezone
 from importlib import metadata
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 #: Distributions whose versions can change a number evalkit writes.
 TRACKED_PACKAGES = ("evalkit", "torch", "torchvision", "numpy", "scipy", "pandas", "pillow",
@@ -59,18 +60,26 @@ def provenance(settings: dict[str, Any] | None = None, **extra: Any) -> dict[str
     }
 
 
-def atomic_write_text(path: str | Path, text: str) -> None:
-    """Write ``text`` to ``path`` via a temporary file and rename: never a half-written file."""
+@contextlib.contextmanager
+def atomic_target(path: str | Path, suffix: str = ".tmp") -> Iterator[Path]:
+    """Yield a temporary path beside ``path`` to write to; when the block ends without error it
+    is renamed onto ``path``, otherwise removed -- so ``path`` is never half-written."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=suffix)
+    os.close(fd)
     try:
-        with os.fdopen(fd, "w") as fh:
-            fh.write(text)
+        yield Path(tmp)
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
+
+
+def atomic_write_text(path: str | Path, text: str) -> None:
+    """Write ``text`` to ``path`` via a temporary file and rename: never a half-written file."""
+    with atomic_target(path) as tmp:
+        tmp.write_text(text)
 
 
 def sidecar_path(output: str | Path) -> Path:

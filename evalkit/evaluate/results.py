@@ -36,13 +36,12 @@ ms_ssim_agg     pixel-count-weighted mean of MS-SSIM (needs ``ms_ssim``)
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 
 import pandas as pd
 
 from evalkit.errors import ResultsError
+from evalkit.provenance import atomic_target
 
 #: Leading columns of the results table, in order; metric columns follow.
 RESULT_COLUMNS: tuple[str, ...] = ("codec", "setting", "image", "width", "height", "bytes", "bpp")
@@ -107,18 +106,11 @@ def write_table(df: pd.DataFrame, path: str | Path) -> Path:
     """Write ``df`` to ``path`` (``.csv`` or ``.parquet``) atomically (temp file + rename)."""
     path = Path(path)
     fmt = table_format(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
+    with atomic_target(path) as tmp:
         if fmt == "csv":
             df.to_csv(tmp, index=False, float_format="%.10g")
         else:
             df.to_parquet(tmp, index=False)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
     return path
 
 

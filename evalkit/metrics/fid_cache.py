@@ -16,14 +16,13 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import tempfile
 from collections import OrderedDict
 from pathlib import Path
 from typing import Any, Sequence
 
 import numpy as np
 
-from evalkit.provenance import atomic_write_text
+from evalkit.provenance import atomic_target, atomic_write_text
 
 CACHE_DIR_ENV = "EVALKIT_CACHE_DIR"
 
@@ -93,16 +92,9 @@ def load_features(root: Path, key: str, n: int, dim: int) -> np.ndarray | None:
 
 def save_features(root: Path, key: str, features: np.ndarray, record: dict[str, Any]) -> Path:
     """Store features atomically (temp file + rename) with a JSON sidecar; return the path."""
-    root.mkdir(parents=True, exist_ok=True)
     path = root / f"fid-{key}.npy"
-    fd, tmp = tempfile.mkstemp(dir=root, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            np.save(fh, np.ascontiguousarray(features, dtype=np.float32), allow_pickle=False)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    with atomic_target(path) as tmp, open(tmp, "wb") as fh:
+        np.save(fh, np.ascontiguousarray(features, dtype=np.float32), allow_pickle=False)
     atomic_write_text(path.with_name(path.name + ".json"),
                       json.dumps(record, indent=2, sort_keys=True, default=str) + "\n")
     return path

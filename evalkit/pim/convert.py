@@ -15,8 +15,6 @@ atomically into the weights directory.
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,7 +26,7 @@ import torch
 from evalkit.errors import WeightsError
 from evalkit.pim.model import PIMConfig, PIMNet
 from evalkit.pim.tf_checkpoint import data_shard_name, read_bundle
-from evalkit.provenance import file_digest
+from evalkit.provenance import atomic_target, file_digest
 from evalkit.weights import get_weight_file, weights_dir
 from evalkit.weights.store import hash_check_skipped
 
@@ -195,16 +193,9 @@ def convert_archive(archive_path: str | Path, out_dir: str | Path | None = None)
         "ignored_checkpoint_keys": ignored,
     }
     dest_dir = Path(out_dir) if out_dir is not None else weights_dir()
-    dest_dir.mkdir(parents=True, exist_ok=True)
     dest = dest_dir / f"{archive.name}.pt"
-    fd, tmp = tempfile.mkstemp(dir=dest_dir, prefix=f".{dest.name}.", suffix=".part")
-    os.close(fd)
-    try:
+    with atomic_target(dest, suffix=".part") as tmp:
         torch.save(payload, tmp)
-        os.replace(tmp, dest)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
     return dest
 
 

@@ -5,14 +5,13 @@ from __future__ import annotations
 import os
 import shutil
 import sys
-import tempfile
 import urllib.request
 from dataclasses import dataclass
 from importlib.util import find_spec
 from pathlib import Path
 
 from evalkit.errors import WeightsError
-from evalkit.provenance import file_digest
+from evalkit.provenance import atomic_target, file_digest
 from evalkit.weights.catalog import CATALOG, WeightFile, get_weight_file
 
 SKIP_HASH_ENV = "EVALKIT_SKIP_WEIGHT_HASH"
@@ -162,17 +161,10 @@ def status() -> list[WeightStatus]:
 
 
 def _atomic_copy_verified(entry: WeightFile, src: Path, dest_dir: Path) -> Path:
-    dest_dir.mkdir(parents=True, exist_ok=True)
     _verify(entry, src)
-    fd, tmp = tempfile.mkstemp(dir=dest_dir, prefix=f".{entry.filename}.", suffix=".part")
-    os.close(fd)
-    try:
+    dest = dest_dir / entry.filename
+    with atomic_target(dest, suffix=".part") as tmp:
         shutil.copyfile(src, tmp)
-        dest = dest_dir / entry.filename
-        os.replace(tmp, dest)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
     return dest
 
 
@@ -218,9 +210,7 @@ def fetch(names: list[str] | None = None, dest_dir: str | Path | None = None,
                 continue
             except WeightsError:
                 pass
-        fd, tmp = tempfile.mkstemp(dir=dest, prefix=f".{entry.filename}.", suffix=".part")
-        os.close(fd)
-        try:
+        with atomic_target(target, suffix=".part") as tmp:
             try:
                 resp = urllib.request.urlopen(entry.url, timeout=timeout)
             except OSError as exc:
@@ -233,10 +223,6 @@ def fetch(names: list[str] | None = None, dest_dir: str | Path | None = None,
                 for chunk in iter(lambda: resp.read(1 << 16), b""):
                     fh.write(chunk)
                     bar.update(len(chunk))
-            _verify(entry, Path(tmp))
-            os.replace(tmp, target)
-        finally:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
+            _verify(entry, tmp)
         out.append(target)
     return out
