@@ -102,12 +102,6 @@ def render(df: pd.DataFrame, fmt: str = "markdown", *, digits: int | dict | None
     return "\n".join(lines) + "\n"
 
 
-def _higher_is_better(metric: str) -> bool:
-    from evalkit.rd.bd import _higher_is_better as hib
-
-    return hib(metric)
-
-
 def _select(results: pd.DataFrame, images, codecs) -> pd.DataFrame:
     df = results
     if images:
@@ -135,6 +129,7 @@ def paper_table_frame(results: pd.DataFrame, *, images: Sequence[str] | None = N
                       metrics: Sequence[str] | None = None) -> tuple[pd.DataFrame, dict]:
     """The table as a DataFrame (``image, codec, setting, bpp, <metrics>``) and its bold cells."""
     from evalkit.evaluate.results import check_results, metric_columns
+    from evalkit.metrics import higher_is_better  # lazily: the registry imports torch
 
     check_results(results, list(metrics or ()))
     metrics = list(metrics) if metrics else metric_columns(results)
@@ -146,7 +141,7 @@ def paper_table_frame(results: pd.DataFrame, *, images: Sequence[str] | None = N
     bold: dict[str, set] = {}
     for m in metrics:
         vals = df[m].astype(np.float64)
-        best = vals.groupby(df["image"]).transform("max" if _higher_is_better(m) else "min")
+        best = vals.groupby(df["image"]).transform("max" if higher_is_better(m) else "min")
         bold[m] = set(df.index[(vals == best) & vals.notna()])
     return df, bold
 

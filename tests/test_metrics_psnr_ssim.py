@@ -86,3 +86,13 @@ def test_registry_directions():
         assert spec.higher_is_better and spec.needs_weights == () and spec.kind == "pair"
     with pytest.raises(MetricError, match="unknown metric 'psnrr'"):
         get_spec("psnrr")
+
+
+def test_direction_of_results_columns_comes_from_the_registry():
+    from evalkit.metrics import REGISTRY, higher_is_better
+
+    for name, spec in REGISTRY.items():
+        assert higher_is_better(name) is spec.higher_is_better
+    assert higher_is_better("psnr") and not higher_is_better("lpips")
+    assert higher_is_better("my_own_score") is True
+    assert higher_is_better("my_own_score", default=False) is False

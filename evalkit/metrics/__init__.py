@@ -12,8 +12,9 @@ from evalkit.metrics import fid as _fid  # noqa: F401  (fid, kid: set-level)
 from evalkit.metrics import lpips as _lpips  # noqa: F401
 from evalkit.metrics import dists as _dists  # noqa: F401
 from evalkit.pim import metric as _pim  # noqa: F401  (registers pim, pim5)
-from evalkit.metrics.api import DEFAULT_METRICS, build_metric, compute_batch, compute_pair
+from evalkit.metrics.api import (DEFAULT_METRICS, build_metric, compute_batch, compute_pair,
+                                 higher_is_better)
 from evalkit.metrics.registry import REGISTRY, MetricSpec, get_spec, list_metrics, parse_metric_list
 
 __all__ = ["DEFAULT_METRICS", "REGISTRY", "MetricSpec", "build_metric", "compute_batch",
-           "compute_pair", "get_spec", "list_metrics", "parse_metric_list"]
+           "compute_pair", "get_spec", "higher_is_better", "list_metrics", "parse_metric_list"]

@@ -8,13 +8,20 @@ import numpy as np
 import torch
 
 from evalkit.errors import MetricError
-from evalkit.metrics.registry import get_spec
+from evalkit.metrics.registry import REGISTRY, get_spec
 from evalkit.metrics.tensors import to_tensor
 
 #: Metrics computed when none are named (the ones that need no downloaded weights).
 DEFAULT_METRICS: tuple[str, ...] = ("psnr", "ssim", "ms_ssim")
 
 _BUILT: dict[tuple, Any] = {}
+
+
+def higher_is_better(column: str, default: bool = True) -> bool:
+    """Direction of a results column named like a registered metric; ``default`` for columns
+    that are no registered metric (e.g. a user's own score)."""
+    spec = REGISTRY.get(column)
+    return default if spec is None else spec.higher_is_better
 
 
 def build_metric(name: str, device: str | torch.device = "cpu", **options: Any) -> Any:

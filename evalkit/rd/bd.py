@@ -40,15 +40,6 @@ class BDOverlapWarning(UserWarning):
     """Two RD curves overlap too little for a trustworthy Bjontegaard delta."""
 
 
-def _higher_is_better(metric: str) -> bool:
-    try:
-        from evalkit.metrics import get_spec
-
-        return get_spec(metric).higher_is_better
-    except Exception:
-        return metric not in {"fid", "kid", "lpips", "dists"}
-
-
 def overlap(a: np.ndarray, b: np.ndarray) -> float:
     """Length of the intersection of the ranges of ``a`` and ``b`` over that of their union."""
     lo, hi = max(a.min(), b.min()), min(a.max(), b.max())
@@ -110,6 +101,8 @@ def bd_table(table: pd.DataFrame, anchor: str, metrics: Sequence[str] = ("psnr",
     Returns:
         DataFrame with columns :data:`BD_COLUMNS` (one row per test codec and metric).
     """
+    from evalkit.metrics import higher_is_better  # lazily: the registry imports torch
+
     rows = []
     for metric in metrics:
         pts = rd_points(table, metric, pooling=pooling, ms_ssim_db=ms_ssim_db)
@@ -117,7 +110,7 @@ def bd_table(table: pd.DataFrame, anchor: str, metrics: Sequence[str] = ("psnr",
         if anchor not in names:
             raise RDError(f"anchor must be a codec of the table, got {anchor!r}; "
                           f"available: {', '.join(names)}")
-        hib = _higher_is_better(metric)
+        hib = higher_is_better(metric)
         a = pts[pts["codec"] == anchor]
         for codec in (codecs or [c for c in names if c != anchor]):
             t = pts[pts["codec"] == codec]

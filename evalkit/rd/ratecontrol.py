@@ -98,10 +98,10 @@ def _gain(df: pd.DataFrame, objective: str) -> np.ndarray:
         return -mse_from_psnr(df["psnr"]) * df["pixels"].to_numpy(np.float64)
     if objective == "ms_ssim_agg":
         return df["ms_ssim"].to_numpy(np.float64) * df["pixels"].to_numpy(np.float64)
-    from evalkit.rd.bd import _higher_is_better
+    from evalkit.metrics import higher_is_better
 
     vals = df[objective].to_numpy(np.float64)
-    return vals if _higher_is_better(objective) else -vals
+    return vals if higher_is_better(objective) else -vals
 
 
 def _prune(df: pd.DataFrame, gain: np.ndarray) -> tuple[pd.DataFrame, np.ndarray]:
