@@ -28,8 +28,9 @@ from typing import Any
 
 import numpy as np
 
-from baselines.codec_base import Codec, Encoded, _dist_version, bits_per_pixel
+from baselines.codec_base import Codec, Encoded, bits_per_pixel
 from evalkit.errors import CodecError
+from evalkit.provenance import package_version
 
 __all__ = ["CODECS", "Codec", "Encoded", "bits_per_pixel", "get_codec", "parse_codec_list"]
 
@@ -60,7 +61,7 @@ def _pil_feature(feature: str) -> str | None:
 def _pil_versions(feature: str, lib: str) -> dict[str, str | None]:
     from PIL import features
 
-    return {"pillow": _dist_version("pillow"), lib: features.version(feature)}
+    return {"pillow": package_version("pillow"), lib: features.version(feature)}
 
 
 class PillowCodec(Codec):
@@ -277,7 +278,7 @@ class HeicCodec(Codec):
         import pillow_heif
 
         info = pillow_heif.libheif_info()
-        return {"pillow-heif": _dist_version("pillow-heif"), "libheif": info.get("libheif"),
+        return {"pillow-heif": package_version("pillow-heif"), "libheif": info.get("libheif"),
                 "encoder": info.get("HEIF"), "decoders": info.get("decoders")}
 
 

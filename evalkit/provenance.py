@@ -24,14 +24,16 @@ TRACKED_PACKAGES = ("evalkit", "torch", "torchvision", "numpy", "scipy", "pandas
                     "pillow-heif", "bjontegaard", "matplotlib", "sqlalchemy", "streamlit")
 
 
+def package_version(name: str) -> str | None:
+    """Installed version of distribution ``name``; None when it is not installed."""
+    try:
+        return metadata.version(name)
+    except metadata.PackageNotFoundError:
+        return None
+
+
 def package_versions(names: tuple[str, ...] = TRACKED_PACKAGES) -> dict[str, str | None]:
-    out: dict[str, str | None] = {}
-    for n in names:
-        try:
-            out[n] = metadata.version(n)
-        except metadata.PackageNotFoundError:
-            out[n] = None
-    return out
+    return {n: package_version(n) for n in names}
 
 
 def file_digest(path: str | Path, algorithm: str = "sha256") -> str:

@@ -22,7 +22,6 @@ KID only: ``subsets`` (100), ``subset_size`` (1000; adapts down to the number of
 from __future__ import annotations
 
 from dataclasses import dataclass
-from importlib import metadata
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -36,6 +35,7 @@ from evalkit.metrics.inception import (FEATURE_DIM, RESIZE_MODES, images_feature
                                        load_fid_inception, resolve_inception_weights)
 from evalkit.metrics.patches import PATCH_SIZE, count_patches
 from evalkit.metrics.registry import MetricSpec, register
+from evalkit.provenance import package_version
 
 #: Bumped whenever the features computed for given pixels and weights could change.
 FEATURES_VERSION = "1"
@@ -46,10 +46,7 @@ _MEMORY = fid_cache.MemoryLRU(size=8)
 
 
 def _torch_fidelity_version() -> str:
-    try:
-        return metadata.version("torch-fidelity")
-    except metadata.PackageNotFoundError:
-        return "missing"
+    return package_version("torch-fidelity") or "missing"
 
 
 def check_image_sets(refs: Sequence[np.ndarray], dists: Sequence[np.ndarray]) -> None:

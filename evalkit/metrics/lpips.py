@@ -16,7 +16,6 @@ files are then loaded with their keys checked -- ``lpips`` itself loads the line
 from __future__ import annotations
 
 import warnings
-from importlib import metadata
 from pathlib import Path
 
 import torch
@@ -25,6 +24,7 @@ from evalkit.errors import MetricError, WeightsError
 from evalkit.metrics.backbones import backbone_features, load_weight_file
 from evalkit.metrics.registry import MetricSpec, register
 from evalkit.metrics.tensors import check_same_shape
+from evalkit.provenance import package_version
 from evalkit.weights import resolve
 
 #: metric name -> (lpips ``net``, torchvision backbone, catalog name of the linear layers)
@@ -35,10 +35,7 @@ VARIANTS: dict[str, tuple[str, str, str]] = {
 #: smallest image side each trunk accepts (AlexNet's 11x11/4 conv and pools; VGG's 4 pools).
 MIN_SIDE = {"alex": 31, "vgg": 16}
 
-try:
-    _LPIPS_VERSION = metadata.version("lpips")
-except metadata.PackageNotFoundError:  # pragma: no cover - declared dependency
-    _LPIPS_VERSION = "unknown"
+_LPIPS_VERSION = package_version("lpips") or "unknown"
 
 
 class LPIPSMetric(torch.nn.Module):
