@@ -35,6 +35,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from evalkit.cli.arguments import comma_list
     from evalkit.evaluate import evaluate, write_evaluation
     from evalkit.evaluate.results import table_format
 
@@ -42,7 +43,7 @@ def run(args: argparse.Namespace) -> int:
     if args.summary:
         table_format(args.summary)
     cache = False if args.no_cache else (args.cache or True)
-    codecs = [c.strip() for c in args.codecs.split(",") if c.strip()] or None
+    codecs = comma_list(args.codecs)
     ev = evaluate(args.refs, args.runs, args.metrics or None, device=args.device,
                   workers=args.workers, cache=cache, codecs=codecs,
                   progress=not args.no_progress)

@@ -34,6 +34,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
+    from evalkit.cli.arguments import comma_list
     from evalkit.errors import RDError
     from evalkit.evaluate.results import read_table
     from evalkit.provenance import file_sha256, provenance, write_sidecar
@@ -43,7 +44,7 @@ def run(args: argparse.Namespace) -> int:
         raise RDError("rd needs --out FILE (figure) and/or --export-compressai DIR")
     table = read_table(args.results)
     metrics = args.metric or ["psnr"]
-    codecs = [c.strip() for c in args.codecs.split(",") if c.strip()] or None
+    codecs = comma_list(args.codecs)
     settings = {"results": str(args.results), "metrics": metrics, "references": args.reference,
                 "codecs": codecs, "ms_ssim_db": args.ms_ssim_db, "pooling": args.pooling}
     inputs = {str(args.results): file_sha256(args.results)}

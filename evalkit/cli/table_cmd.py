@@ -20,17 +20,14 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run)
 
 
-def _split(text: str) -> list[str] | None:
-    return [t.strip() for t in text.split(",") if t.strip()] or None
-
-
 def run(args: argparse.Namespace) -> int:
     from evalkit.evaluate.results import read_results
     from evalkit.paper_table import paper_table
+    from evalkit.cli.arguments import comma_list
     from evalkit.cli.output import emit_text
 
     results = read_results(args.results)
-    text = paper_table(results, images=_split(args.images), codecs=_split(args.codecs),
-                       metrics=_split(args.metrics), fmt=args.format)
+    text = paper_table(results, images=comma_list(args.images), codecs=comma_list(args.codecs),
+                       metrics=comma_list(args.metrics), fmt=args.format)
     emit_text(text, args)
     return 0
