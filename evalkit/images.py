@@ -199,6 +199,24 @@ def _from_pillow(im: Image.Image, path: Path) -> LoadedImage:
     return LoadedImage(np.asarray(im, dtype=np.uint8).copy(), path, False, mode)
 
 
+#: EXIF orientations that turn the stored image by 90 degrees (width and height swap).
+_TRANSPOSING_ORIENTATIONS = frozenset({5, 6, 7, 8})
+
+
+def image_size(path: str | Path) -> tuple[int, int]:
+    """``(width, height)`` as :func:`read_image` would return it (EXIF orientation applied),
+    read from the header alone where Pillow can; other formats are decoded fully."""
+    path = Path(path)
+    _register_plugins()
+    try:
+        with Image.open(path) as im:
+            w, h = im.size
+            turned = im.getexif().get(0x0112) in _TRANSPOSING_ORIENTATIONS
+    except (OSError, SyntaxError, ValueError):  # not a header Pillow reads (or a bad file)
+        return read_image(path).size
+    return (h, w) if turned else (w, h)
+
+
 def load_image(path: str | Path) -> np.ndarray:
     """``(H, W, 3)`` uint8 pixels of one image (see :func:`read_image`)."""
     return read_image(path).pixels

@@ -45,6 +45,7 @@ from pathlib import Path
 from typing import Any
 
 from evalkit.errors import EvalkitError, StudyError
+from evalkit.images import image_size
 from evalkit.layout import discover_runs, list_references
 
 #: Degradations golden questions may use (see :mod:`study_app.golden`).
@@ -240,17 +241,6 @@ class StudyCheck:
     warnings: tuple[str, ...] = ()
 
 
-def _image_size(path: Path) -> tuple[int, int]:
-    from PIL import Image
-
-    from evalkit.images import read_image
-    try:
-        with Image.open(path) as im:
-            return im.size
-    except Exception:  # formats only imagecodecs decodes: fall back to a full read
-        return read_image(path).size
-
-
 def check_study(defn: StudyDefinition) -> StudyCheck:
     """Validate a study against its folders: every image present for every method, same sizes.
 
@@ -280,9 +270,9 @@ def check_study(defn: StudyDefinition) -> StudyCheck:
     sizes: dict[str, tuple[int, int]] = {}
     if not problems:
         for im in images:
-            sizes[im] = _image_size(refs[im])
+            sizes[im] = image_size(refs[im])
             for m in defn.methods:
-                s = _image_size(recon[(m, im)])
+                s = image_size(recon[(m, im)])
                 if s != sizes[im]:
                     problems.append(f"{m}: {im!r} is {s[0]}x{s[1]}, original is "
                                     f"{sizes[im][0]}x{sizes[im][1]}")

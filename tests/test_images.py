@@ -155,3 +155,17 @@ def test_8bit_tiff_loads(tmp_path, photo):
     path = tmp_path / "ok.tif"
     Image.fromarray(photo).save(path)
     np.testing.assert_array_equal(load_image(path), photo)
+
+
+def test_image_size_reads_the_header_and_honours_orientation(tmp_path, photo):
+    from evalkit.images import image_size
+
+    h, w = photo.shape[:2]
+    plain = tmp_path / "plain.png"
+    Image.fromarray(photo).save(plain)
+    assert image_size(plain) == (w, h)
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    turned = tmp_path / "turned.jpg"
+    Image.fromarray(photo).save(turned, exif=exif.tobytes())
+    assert image_size(turned) == (h, w) == read_image(turned).size
