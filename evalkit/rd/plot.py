@@ -21,16 +21,14 @@ def axis_label(metric: str, ms_ssim_db: bool = False) -> str:
         label = "MS-SSIM [dB]"
     else:
         label = _LABELS.get(metric, metric)
-        try:
-            from evalkit.metrics import get_spec
+        from evalkit.metrics import REGISTRY
 
-            spec = get_spec(metric)
+        spec = REGISTRY.get(metric)  # None: not a registered metric (e.g. a reference file's)
+        if spec is not None:
             if spec.unit and "[" not in label:
                 label += f" [{spec.unit}]"
             if not spec.higher_is_better:
                 label += " (lower is better)"
-        except Exception:  # metric not in the registry (e.g. from a reference file only)
-            pass
     return label
 
 
