@@ -62,16 +62,34 @@ def provenance(settings: dict[str, Any] | None = None, **extra: Any) -> dict[str
     }
 
 
+def current_umask() -> int:
+    """The process umask (read from /proc where possible: setting it to read it is racy)."""
+    try:
+        with open("/proc/self/status") as fh:
+            for line in fh:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
 @contextlib.contextmanager
 def atomic_target(path: str | Path, suffix: str = ".tmp") -> Iterator[Path]:
     """Yield a temporary path beside ``path`` to write to; when the block ends without error it
-    is renamed onto ``path``, otherwise removed -- so ``path`` is never half-written."""
+    is renamed onto ``path``, otherwise removed -- so ``path`` is never half-written.
+
+    The file gets the mode a plain ``open(path, "w")`` would give (0666 minus the umask), not
+    the 0600 of :func:`tempfile.mkstemp`."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=suffix)
     os.close(fd)
     try:
         yield Path(tmp)
+        os.chmod(tmp, 0o666 & ~current_umask())
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):
