@@ -5,7 +5,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.evalkit-installed
 
-.PHONY: demo test install bench clean-demo
+.PHONY: demo test lint install bench clean-demo
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -20,9 +20,14 @@ install: $(STAMP)
 demo: $(STAMP)
 	$(PY) -m evalkit.demo --out reports/demo
 
-## The test suite (offline; uses only data the tests make or packages ship)
+## Lint (ruff: pyflakes, import order, complexity; config in pyproject.toml), then the test suite
+## (offline; uses only data the tests make or packages ship)
 test: $(STAMP)
+	$(VENV)/bin/ruff check .
 	$(PY) -m pytest -q
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
 
 bench: $(STAMP)
 	$(PY) bench/metrics.py

@@ -21,7 +21,8 @@ BASELINE_EPILOG = """examples:
 
 IMPORT_EPILOG = """examples:
   evalkit import-run --runs runs --codec hific --setting mi --recon out/hific --manifest bpp.csv
-  evalkit import-run --runs runs --codec mycodec --setting l0.01 --recon out/png --bitstreams out/bin --refs refs
+  evalkit import-run --runs runs --codec mycodec --setting l0.01 --recon out/png \
+      --bitstreams out/bin --refs refs
 """
 
 

@@ -114,7 +114,8 @@ def run_hific(refs_dir: str | Path, runs_dir: str | Path, variant: str, *,
             dec = _tfci(python, paths["tfci"], mdir, "decompress", str(stream), str(recon))
             out = read_image(recon)
             if out.size != (ref.width, ref.height):
-                raise CodecError(f"HiFiC output {recon} is {out.size}, reference is {(ref.width, ref.height)}")
+                raise CodecError(f"HiFiC output {recon} is {out.size}, "
+                                 f"reference is {(ref.width, ref.height)}")
             nbytes = stream.stat().st_size
             rec = {"bytes": nbytes, "bpp": nbytes * 8.0 / ref.pixels_count, "encode_seconds": enc,
                    "decode_seconds": dec, "width": ref.width, "height": ref.height,

@@ -160,5 +160,6 @@ def _write_manifest(path: Path, rates: dict[str, tuple[int | None, float | None]
     w = csv.writer(buf, lineterminator="\n")
     w.writerow(["image", "bytes", "bpp"])
     for stem, (nbytes, bpp) in sorted(rates.items()):
-        w.writerow([stem, "" if nbytes is None else nbytes, "" if nbytes is not None or bpp is None else repr(bpp)])
+        w.writerow([stem, "" if nbytes is None else nbytes,
+                    "" if nbytes is not None or bpp is None else repr(bpp)])
     path.write_text(buf.getvalue())

@@ -76,15 +76,7 @@ def highest_feasible(rate_of: Callable[[int], float], n: int, target: float, *,
     if fits(n - 1):
         return finish(n - 1)
     if start is not None and 0 <= start < n - 1:
-        if fits(start):  # gallop upwards while it still fits
-            lo, step = start, 1
-            while lo + step < n - 1 and fits(lo + step):
-                lo, step = lo + step, step * 2
-        else:  # gallop downwards until it fits
-            hi, step = start, 1
-            while hi - step >= 0 and not fits(hi - step):
-                hi, step = hi - step, step * 2
-            lo = hi - step if hi - step >= 0 else lowest_fitting()
+        lo = _gallop(fits, n, start, lowest_fitting)
     else:
         lo = lowest_fitting()
     if lo is None:
@@ -102,6 +94,20 @@ def highest_feasible(rate_of: Callable[[int], float], n: int, target: float, *,
         if above is None:
             return finish(lo)
         lo = above
+
+
+def _gallop(fits: Callable[[int], bool], n: int, start: int,
+            lowest_fitting: Callable[[], int | None]) -> int | None:
+    """A fitting index near ``start`` (0 <= start < n - 1) found by galloping away from it."""
+    if fits(start):  # gallop upwards while it still fits
+        lo, step = start, 1
+        while lo + step < n - 1 and fits(lo + step):
+            lo, step = lo + step, step * 2
+        return lo
+    hi, step = start, 1  # gallop downwards until it fits
+    while hi - step >= 0 and not fits(hi - step):
+        hi, step = hi - step, step * 2
+    return hi - step if hi - step >= 0 else lowest_fitting()
 
 
 # -- targets ---------------------------------------------------------------------------------

@@ -140,7 +140,8 @@ def run_sweep(refs_dir: str | Path, runs_dir: str | Path, codecs: Sequence[str] 
             codec = codec_objs[name]
             for v in plan[name]:
                 setting = codec.setting_name(v)
-                images = {r["image"]: _image_fields(r) for r in rows if r["codec"] == name and r["value"] == v}
+                images = {r["image"]: _image_fields(r) for r in rows
+                          if r["codec"] == name and r["value"] == v}
                 record = provenance(
                     settings={"refs_dir": str(Path(refs_dir).resolve()), "workers": nworkers,
                               "executor": executor},

@@ -28,7 +28,6 @@ DEFAULT_KODAK = Path(__file__).resolve().parents[2] / "shared" / "datasets" / "k
 
 
 def encode(refs: dict, runs: Path, codec: str, qualities: tuple[int, ...]) -> None:
-    from PIL import Image
 
     fmt, ext = {"jpeg": ("JPEG", "jpg"), "webp": ("WEBP", "webp")}[codec]
     for q in qualities:

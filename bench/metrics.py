@@ -155,9 +155,10 @@ def worker(args: argparse.Namespace) -> None:
     import torch
 
     torch.set_num_threads(args.threads)
-    import evalkit.metrics  # noqa: F401  (same imports on both sides)
     import lpips  # noqa: F401
     import pytorch_msssim  # noqa: F401
+
+    import evalkit.metrics  # noqa: F401  (same imports on both sides)
 
     images, _ = load_images(args.images, args.limit)
     pairs = [(im, jpeg(im)) for im in images]
@@ -221,7 +222,8 @@ def main() -> None:
         env.update(EVALKIT_WEIGHTS_DIR=hub, TORCH_HOME=tmp.name, EVALKIT_SKIP_WEIGHT_HASH="1")
     print(f"images: {len(images)} from {source} ({mp:.2f} MP), reconstructions: JPEG q30; "
           f"device {args.device}, {args.threads} torch threads; weights: "
-          f"{'installed' if args.installed_weights else 'RANDOM backbones (temp dir) + official LPIPS/DISTS heads'}")
+          + ("installed" if args.installed_weights
+             else "RANDOM backbones (temp dir) + official LPIPS/DISTS heads"))
     head = (f"{'metric':<10} {'evalkit MP/s':>12} {'ref MP/s':>9} {'speed x':>8} "
             f"{'evalkit MB':>10} {'ref MB':>7} {'mem x':>6} {'build s':>8} {'max |diff|':>10}  reference")
     print(head)

@@ -125,7 +125,8 @@ def read_manifest(path: Path) -> dict[str, tuple[int | None, float | None]]:
                 raise LayoutError(f"{path}:{lineno}: bad number ({exc})") from exc
             if nbytes is None and bpp is None:
                 raise LayoutError(f"{path}:{lineno}: no bytes or bpp for {name!r}")
-            if (nbytes is not None and nbytes < 0) or (bpp is not None and not (bpp >= 0 and math.isfinite(bpp))):
+            bad_bpp = bpp is not None and not (bpp >= 0 and math.isfinite(bpp))
+            if (nbytes is not None and nbytes < 0) or bad_bpp:
                 raise LayoutError(f"{path}:{lineno}: rate must be a non-negative number")
             out[name] = (nbytes, bpp)
     return out

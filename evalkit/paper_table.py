@@ -11,46 +11,28 @@ and ``csv`` (full-precision numbers, no bold).
 
 from __future__ import annotations
 
-import io
-import math
 from typing import Sequence
 
 import numpy as np
 import pandas as pd
 
 from evalkit.errors import ResultsError
+from evalkit.table_render import render_table
 
 FORMATS = ("markdown", "latex", "csv")
 #: Decimals shown per column (others: 4).
 DIGITS = {"bpp": 3, "psnr": 2, "psnr_agg": 2, "fid": 2, "kid": 4, "ssim": 4, "ms_ssim": 4,
           "lpips": 4, "dists": 4}
-_HEADERS = {"bpp": "Bpp", "psnr": "PSNR", "ssim": "SSIM", "ms_ssim": "MS-SSIM",
-            "lpips": "LPIPS", "dists": "DISTS", "pim": "PIM", "fid": "FID", "kid": "KID",
-            "image": "Image", "codec": "Codec", "setting": "Setting"}
-
-
-def _fmt_number(v, digits: int, latex: bool) -> str:
-    if v is None or (isinstance(v, float) and math.isnan(v)) or v is pd.NA:
-        return "--" if latex else "–"
-    if isinstance(v, (float, np.floating)):
-        if math.isinf(v):
-            if latex:
-                return "$\\infty$" if v > 0 else "$-\\infty$"
-            return "inf" if v > 0 else "-inf"
-        return f"{v:.{digits}f}"
-    return str(v)
-
-
-def _latex_escape(text: str) -> str:
-    for a, b in (("\\", "\\textbackslash{}"), ("&", "\\&"), ("%", "\\%"), ("_", "\\_"),
-                 ("#", "\\#"), ("$", "\\$"), ("{", "\\{"), ("}", "\\}")):
-        text = text.replace(a, b) if a != "\\" else text.replace(a, "\x00")
-    return text.replace("\x00", "\\textbackslash{}")
+HEADERS = {"bpp": "Bpp", "psnr": "PSNR", "ssim": "SSIM", "ms_ssim": "MS-SSIM",
+           "lpips": "LPIPS", "dists": "DISTS", "pim": "PIM", "fid": "FID", "kid": "KID",
+           "image": "Image", "codec": "Codec", "setting": "Setting"}
 
 
 def render(df: pd.DataFrame, fmt: str = "markdown", *, digits: int | dict | None = None,
            bold: dict[str, set] | None = None, group: str | None = None) -> str:
-    """Render ``df`` as ``markdown``, ``latex`` (booktabs) or ``csv``.
+    """Render ``df`` as ``markdown``, ``latex`` (booktabs) or ``csv`` with the paper-table
+    headers (:data:`HEADERS`) and decimals (:data:`DIGITS`), through
+    :func:`evalkit.table_render.render_table`.
 
     Args:
         digits: decimals for every float column, or per column (default :data:`DIGITS`, else 4).
@@ -59,47 +41,10 @@ def render(df: pd.DataFrame, fmt: str = "markdown", *, digits: int | dict | None
     """
     if fmt not in FORMATS:
         raise ResultsError(f"format must be one of {', '.join(FORMATS)}, got {fmt!r}")
-    if fmt == "csv":
-        buf = io.StringIO()
-        df.to_csv(buf, index=False, float_format="%.10g")
-        return buf.getvalue()
-    latex = fmt == "latex"
-    bold = bold or {}
-
-    def ndig(col):
-        if isinstance(digits, int):
-            return digits
-        return (digits or {}).get(col, DIGITS.get(col, 4))
-
-    headers = [_HEADERS.get(c, c) for c in df.columns]
-    body = []
-    for idx, row in df.iterrows():
-        cells = []
-        for col in df.columns:
-            text = _fmt_number(row[col], ndig(col), latex)
-            if latex and not isinstance(row[col], (float, np.floating)):
-                text = _latex_escape(text)
-            if idx in bold.get(col, ()):
-                text = f"\\textbf{{{text}}}" if latex else f"**{text}**"
-            cells.append(text)
-        body.append((row[group] if group else None, cells))
-    numeric = [pd.api.types.is_numeric_dtype(df[c]) for c in df.columns]
-    if latex:
-        spec = "".join("r" if n else "l" for n in numeric)
-        lines = [f"\\begin{{tabular}}{{{spec}}}", "\\toprule",
-                 " & ".join(_latex_escape(h) for h in headers) + " \\\\", "\\midrule"]
-        prev = object()
-        for i, (key, cells) in enumerate(body):
-            if group and i > 0 and key != prev:
-                lines.append("\\midrule")
-            prev = key
-            lines.append(" & ".join(cells) + " \\\\")
-        lines += ["\\bottomrule", "\\end{tabular}"]
-        return "\n".join(lines) + "\n"
-    align = ["---:" if n else ":---" for n in numeric]
-    lines = ["| " + " | ".join(headers) + " |", "| " + " | ".join(align) + " |"]
-    lines += ["| " + " | ".join(cells) + " |" for _, cells in body]
-    return "\n".join(lines) + "\n"
+    if not isinstance(digits, int):
+        digits = {**DIGITS, **(digits or {})}
+    return render_table(df, fmt, digits=digits, default_digits=4, bold=bold, group=group,
+                        headers=HEADERS)
 
 
 def _select(results: pd.DataFrame, images, codecs) -> pd.DataFrame:

@@ -26,11 +26,9 @@ from evalkit.provenance import file_sha256, provenance, write_sidecar
 from reports import figures
 from reports.agreement import krippendorff_alpha, rater_table
 from reports.bitrate import family_of, family_savings, method_bpp
-from reports.counts import (check_level, check_tie_policy, comparison_table, per_item_table,
-                            to_jsonable)
+from reports.counts import check_level, check_tie_policy, comparison_table, per_item_table, to_jsonable
 from reports.exclusion import ExclusionPolicy, apply_policy
-from reports.metric_agreement import (MetricResults, agreement_table, per_image_agreement,
-                                      prepare_results)
+from reports.metric_agreement import MetricResults, agreement_table, per_image_agreement, prepare_results
 from reports.position import PositionBias, position_bias
 from reports.ranking import Ranking, rank_methods
 from reports.render import Figure, Heading, Para, Table, to_html, to_latex, to_markdown
@@ -251,7 +249,7 @@ def _document(summary, comps, ranking, raters, alpha, per_item, res, agreement, 
                                         "inconsistent preference cycles within one image).",
                                         raters, max_rows=60)]
     a = alpha
-    blocks.append(Para(f"Krippendorff's alpha (nominal, units = image x pair): "
+    blocks.append(Para("Krippendorff's alpha (nominal, units = image x pair): "
                        + (f"{a['alpha']:.3f}" if np.isfinite(a["alpha"]) else "n/a")
                        + f" over {a['pairable_units']} unit(s) judged by two or more of "
                        f"{a['raters']} rater(s)" + (f"; {a['note']}" if a["note"] else "") + "."))

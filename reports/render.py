@@ -1,20 +1,25 @@
 """Render a report document (a list of blocks) to Markdown, self-contained HTML and LaTeX.
 
-Blocks: :class:`Heading`, :class:`Para`, :class:`Table`, :class:`Figure`.  Tables are formatted
-once (:func:`format_cells`) so the three renderings show the same numbers.  Table rendering is
-hand-written (a few lines each) to avoid optional dependencies (``tabulate`` for Markdown, jinja2
-Styler for LaTeX) and to control escaping.
+Blocks: :class:`Heading`, :class:`Para`, :class:`Table`, :class:`Figure`.  Tables go through the
+one table renderer of the core (:func:`evalkit.table_render.render_table`), so the three
+renderings show the same numbers and escape through :mod:`evalkit.textsafe`.  Headings,
+paragraphs and captions are written by this package (they may hold Markdown such as backticks);
+in HTML and LaTeX they are escaped.
 """
 
 from __future__ import annotations
 
 import base64
-import html
-import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
+
+from evalkit.table_render import render_table
+from evalkit.textsafe import escape_html, escape_latex
+
+#: Text of a missing value in report tables.
+MISSING = "n/a"
 
 
 @dataclass(frozen=True)
@@ -44,25 +49,14 @@ class Figure:
     pdf: str = ""
 
 
-def _cell(v, digits: int) -> str:
-    if v is None or (isinstance(v, float) and math.isnan(v)) or v is pd.NA:
-        return "n/a"
-    if isinstance(v, dict):
-        return "; ".join(f"{k}: {n}" for k, n in v.items()) or "-"
-    if isinstance(v, bool):
-        return "yes" if v else "no"
-    if isinstance(v, float):
-        if v != 0 and abs(v) < 10 ** -digits:
-            return f"{v:.1e}"
-        return f"{v:.{digits}f}"
-    return str(v)
+def _shown(t: Table) -> pd.DataFrame:
+    return t.frame if t.max_rows is None else t.frame.head(t.max_rows)
 
 
-def format_cells(t: Table, rows: int | None = None) -> tuple[list[str], list[list[str]]]:
-    df = t.frame if rows is None else t.frame.head(rows)
-    body = [[_cell(v, t.digits.get(c, 3)) for c, v in zip(df.columns, rec)]
-            for rec in df.itertuples(index=False, name=None)]
-    return [str(c) for c in df.columns], body
+def _render(t: Table, fmt: str, frame: pd.DataFrame | None = None) -> str:
+    return render_table(t.frame if frame is None else frame, fmt, digits=t.digits,
+                        default_digits=3, missing=MISSING,
+                        caption=t.caption if fmt == "html" else "")
 
 
 def _more(t: Table) -> str:
@@ -72,10 +66,6 @@ def _more(t: Table) -> str:
 
 
 # -- Markdown ---------------------------------------------------------------------------------
-def _md_escape(s: str) -> str:
-    return s.replace("|", "\\|")
-
-
 def to_markdown(blocks: list, title: str) -> str:
     out = [f"# {title}", ""]
     for b in blocks:
@@ -84,14 +74,11 @@ def to_markdown(blocks: list, title: str) -> str:
         elif isinstance(b, Para):
             out += [b.text, ""]
         elif isinstance(b, Table):
-            head, body = format_cells(b, b.max_rows)
             out += [f"**{b.caption}**", ""]
-            if not body:
+            if b.frame.empty:
                 out += ["(no rows)", ""]
                 continue
-            out.append("| " + " | ".join(map(_md_escape, head)) + " |")
-            out.append("|" + "|".join("---" for _ in head) + "|")
-            out += ["| " + " | ".join(map(_md_escape, r)) + " |" for r in body]
+            out.append(_render(b, "markdown", _shown(b)).rstrip("\n"))
             out += ["", _more(b), ""] if _more(b) else [""]
         elif isinstance(b, Figure):
             out += [f"![{b.caption}]({Path(b.png).name})", "", f"*{b.caption}*"
@@ -108,7 +95,7 @@ figure{margin:1em 0 2em}img{max-width:100%}figcaption{font-style:italic;font-siz
 
 
 def to_html(blocks: list, title: str) -> str:
-    e = html.escape
+    e = escape_html
     out = ["<!DOCTYPE html>", "<html lang='en'><head><meta charset='utf-8'>",
            f"<title>{e(title)}</title><style>{CSS}</style></head><body>", f"<h1>{e(title)}</h1>"]
     for b in blocks:
@@ -117,11 +104,7 @@ def to_html(blocks: list, title: str) -> str:
         elif isinstance(b, Para):
             out.append(f"<p>{e(b.text)}</p>")
         elif isinstance(b, Table):
-            head, body = format_cells(b, b.max_rows)
-            out.append(f"<table><caption>{e(b.caption)}</caption><thead><tr>"
-                       + "".join(f"<th>{e(h)}</th>" for h in head) + "</tr></thead><tbody>")
-            out += ["<tr>" + "".join(f"<td>{e(c)}</td>" for c in r) + "</tr>" for r in body]
-            out.append("</tbody></table>")
+            out.append(_render(b, "html", _shown(b)).rstrip("\n"))
             if _more(b):
                 out.append(f"<p><small>{e(_more(b))}</small></p>")
         elif isinstance(b, Figure):
@@ -133,24 +116,9 @@ def to_html(blocks: list, title: str) -> str:
 
 
 # -- LaTeX ------------------------------------------------------------------------------------
-_TEX = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_",
-        "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}"}
-
-
-def tex_escape(s: str) -> str:
-    return "".join(_TEX.get(ch, ch) for ch in s)
-
-
 def to_latex(t: Table) -> str:
-    """A booktabs ``table`` environment (needs ``\\usepackage{booktabs}``)."""
-    head, body = format_cells(t)
-    numeric = [pd.api.types.is_numeric_dtype(t.frame[c]) and not pd.api.types.is_bool_dtype(
-        t.frame[c]) for c in t.frame.columns]
-    spec = "".join("r" if n else "l" for n in numeric)
+    """A booktabs ``table`` environment (needs ``\\usepackage{booktabs}``), all rows."""
     lines = [r"\begin{table}[t]", r"\centering", r"\small",
-             rf"\caption{{{tex_escape(t.caption)}}}", rf"\label{{tab:{t.name}}}",
-             rf"\begin{{tabular}}{{{spec}}}", r"\toprule",
-             " & ".join(tex_escape(h) for h in head) + r" \\", r"\midrule"]
-    lines += [" & ".join(tex_escape(c) for c in r) + r" \\" for r in body]
-    lines += [r"\bottomrule", r"\end{tabular}", r"\end{table}"]
+             rf"\caption{{{escape_latex(t.caption)}}}", rf"\label{{tab:{t.name}}}",
+             _render(t, "latex").rstrip("\n"), r"\end{table}"]
     return "\n".join(lines) + "\n"

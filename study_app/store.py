@@ -24,8 +24,21 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
-from sqlalchemy import (BigInteger, Boolean, DateTime, Float, Integer, String, Text,
-                        UniqueConstraint, create_engine, event, func, select, update)
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    DateTime,
+    Float,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    create_engine,
+    event,
+    func,
+    select,
+    update,
+)
 from sqlalchemy.dialects import postgresql as pg_dialect
 from sqlalchemy.dialects import sqlite as sqlite_dialect
 from sqlalchemy.engine import Engine
@@ -33,7 +46,7 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from evalkit.errors import StudyError
-from study_app.design import PlannedTrial, format_crop, parse_crop, resolve_choice, golden_failed
+from study_app.design import PlannedTrial, format_crop, golden_failed, parse_crop, resolve_choice
 
 
 class Base(DeclarativeBase):

@@ -13,7 +13,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-
 # --- isolation -------------------------------------------------------------------------------
 
 @pytest.fixture(autouse=True)

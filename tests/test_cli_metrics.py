@@ -38,7 +38,7 @@ def test_selected_metrics_text_output(pair_files, photo_pair, capsys):
     ref, dist = pair_files
     assert main(["metrics", str(ref), str(dist), "--metrics", "psnr,ssim"]) == 0
     lines = capsys.readouterr().out.splitlines()
-    assert [l.split()[0] for l in lines] == ["psnr", "ssim"]
+    assert [ln.split()[0] for ln in lines] == ["psnr", "ssim"]
     assert float(lines[0].split()[1]) == pytest.approx(compute_pair(*photo_pair, ["psnr"])["psnr"],
                                                        abs=1e-6)
     assert lines[0].endswith("dB")
@@ -57,7 +57,7 @@ def test_identical_images_psnr_inf_is_valid_json(pair_files, capsys):
 def test_list_shows_the_registry(capsys):
     assert main(["metrics", "--list"]) == 0
     out = capsys.readouterr().out
-    rows = {l.split()[0]: l.split() for l in out.splitlines()[1:]}
+    rows = {ln.split()[0]: ln.split() for ln in out.splitlines()[1:]}
     for name in ("psnr", "ssim", "ms_ssim", "lpips", "lpips_vgg", "dists"):
         assert name in rows
     assert rows["psnr"][2] == "higher" and rows["lpips"][2] == "lower"

@@ -146,6 +146,7 @@ def test_dists_equals_piq_below_its_resize_threshold(random_weights_dir, skip_ra
     """piq downloads its own copy of the alpha/beta file into the hub cache; give it the
     official file under that name.  (piq shrinks images > 256 px, so only small ones agree.)"""
     import os
+
     import piq
 
     hub = os.path.join(os.environ["TORCH_HOME"], "hub", "checkpoints")

@@ -9,8 +9,7 @@ import pytest
 
 from evalkit.cli import main
 from evalkit.errors import WeightsError
-from evalkit.weights import CATALOG, WeightFile, fetch, get_weight_file, import_files, resolve, status
-from evalkit.weights import store
+from evalkit.weights import CATALOG, WeightFile, fetch, get_weight_file, import_files, resolve, status, store
 
 CONTENT = b"evalkit test weights \x00\x01\x02" * 100
 
@@ -176,7 +175,7 @@ def test_cli_status_lists_every_entry(test_entry, capsys):
     out = capsys.readouterr().out
     for name in ("alexnet", "vgg16", "lpips_v0.1_alex", "dists_alpha_beta", "tiny"):
         assert name in out
-    line = next(l for l in out.splitlines() if l.startswith("tiny "))
+    line = next(ln for ln in out.splitlines() if ln.startswith("tiny "))
     assert "missing" in line and "testmetric" in line
 
 

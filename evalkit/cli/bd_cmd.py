@@ -32,8 +32,8 @@ def run(args: argparse.Namespace) -> int:
     import sys
     import warnings
 
-    from evalkit.evaluate.results import read_table
     from evalkit.cli.output import emit_text
+    from evalkit.evaluate.results import read_table
     from evalkit.rd import bd_table, format_bd_table
 
     table = read_table(args.results)

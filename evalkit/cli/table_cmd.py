@@ -21,10 +21,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from evalkit.evaluate.results import read_results
-    from evalkit.paper_table import paper_table
     from evalkit.cli.arguments import comma_list
     from evalkit.cli.output import emit_text
+    from evalkit.evaluate.results import read_results
+    from evalkit.paper_table import paper_table
 
     results = read_results(args.results)
     text = paper_table(results, images=comma_list(args.images), codecs=comma_list(args.codecs),

@@ -31,8 +31,13 @@ import torch
 from evalkit.errors import ImagePairError, MetricError
 from evalkit.metrics import fid_cache
 from evalkit.metrics.fid_math import KIDResult, fid_from_features, kid_from_features
-from evalkit.metrics.inception import (FEATURE_DIM, RESIZE_MODES, images_features,
-                                       load_fid_inception, resolve_inception_weights)
+from evalkit.metrics.inception import (
+    FEATURE_DIM,
+    RESIZE_MODES,
+    images_features,
+    load_fid_inception,
+    resolve_inception_weights,
+)
 from evalkit.metrics.patches import PATCH_SIZE, count_patches
 from evalkit.metrics.registry import MetricSpec, register
 from evalkit.provenance import package_version

@@ -54,8 +54,14 @@ class FIDInceptionV3(nn.Module):
     def __init__(self, resize: str = "tf1") -> None:
         super().__init__()
         from torch_fidelity.feature_extractor_inceptionv3 import (
-            BasicConv2d, InceptionA, InceptionB, InceptionC, InceptionD, InceptionE_1,
-            InceptionE_2)
+            BasicConv2d,
+            InceptionA,
+            InceptionB,
+            InceptionC,
+            InceptionD,
+            InceptionE_1,
+            InceptionE_2,
+        )
 
         if resize not in RESIZE_MODES:
             raise MetricError(f"resize must be one of {', '.join(RESIZE_MODES)}, got {resize!r}")
@@ -88,8 +94,7 @@ class FIDInceptionV3(nn.Module):
         if x.shape[-2:] == (INPUT_SIZE, INPUT_SIZE):
             return x
         if self.resize == "tf1":
-            from torch_fidelity.interpolate_compat_tensorflow import (
-                interpolate_bilinear_2d_like_tensorflow1x)
+            from torch_fidelity.interpolate_compat_tensorflow import interpolate_bilinear_2d_like_tensorflow1x
             return interpolate_bilinear_2d_like_tensorflow1x(
                 x, size=(INPUT_SIZE, INPUT_SIZE), align_corners=False)
         return F.interpolate(x, size=(INPUT_SIZE, INPUT_SIZE), mode="bilinear",

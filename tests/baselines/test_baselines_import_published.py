@@ -37,7 +37,8 @@ def test_import_with_bitstreams(refs_dir, tmp_path, outputs):
     assert not report.missing and len(entries) == 2
     for e in entries:
         assert e.bitstream.suffix == ".tfci" and e.bytes == (streams / f"{e.image}.tfci").stat().st_size
-        assert (runs / "hific" / "mi" / f"{e.image}.png").read_bytes() == (recon / f"{e.image}.png").read_bytes()
+        got = (runs / "hific" / "mi" / f"{e.image}.png").read_bytes()
+        assert got == (recon / f"{e.image}.png").read_bytes()
     row = table.set_index("image").loc["chelsea"]
     assert row["bpp"] == pytest.approx(row["bytes"] * 8 / (130 * 90))
     meta = json.loads((runs / "hific" / "mi" / "run.json").read_text())

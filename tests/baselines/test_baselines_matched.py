@@ -79,8 +79,8 @@ def test_matched_jpeg_equals_exhaustive_scan(refs_dir, tmp_path):
 def test_match_a_run_never_exceeds_its_bpp(refs_dir, tmp_path):
     runs = tmp_path / "runs"
     run_sweep(refs_dir, runs, ["webp"], [30], workers=1, progress=False)
-    table = run_matched(refs_dir, runs, ["jpeg", "jxl", "jpeg2000"], match=runs / "webp" / "q30",
-                        workers=2, progress=False)
+    run_matched(refs_dir, runs, ["jpeg", "jxl", "jpeg2000"], match=runs / "webp" / "q30",
+                workers=2, progress=False)
     entries, _ = discover_runs(refs_dir, runs)
     sizes = {n: read_image(refs_dir / f"{n}.png").size for n in ("astronaut", "chelsea")}
     target = {e.image: e.bpp(*sizes[e.image]) for e in entries if e.method == "webp/q30"}

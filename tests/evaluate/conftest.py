@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-
 from _evaluate_runs import make_layout
 
 

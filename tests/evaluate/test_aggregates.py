@@ -8,9 +8,9 @@ import math
 import numpy as np
 import pandas as pd
 import pytest
+from _evaluate_runs import photos
 from PIL import Image
 
-from _evaluate_runs import photos
 from evalkit.evaluate import evaluate, summarize
 from evalkit.images import load_pair
 from evalkit.metrics import REGISTRY

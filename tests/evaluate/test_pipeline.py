@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from _evaluate_runs import make_layout
+
 from evalkit.cli import main
 from evalkit.evaluate import read_table
 

@@ -13,9 +13,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from _evaluate_runs import encode_setting
 from PIL import Image
 
-from _evaluate_runs import encode_setting
 from evalkit.cli import main
 from evalkit.evaluate import evaluate, read_results, read_table, write_evaluation
 from evalkit.evaluate.results import RESULT_COLUMNS

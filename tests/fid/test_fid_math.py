@@ -9,8 +9,7 @@ from torchmetrics.image.fid import FrechetInceptionDistance, _compute_fid
 from torchmetrics.image.kid import KernelInceptionDistance
 
 from evalkit.errors import MetricError
-from evalkit.metrics.fid_math import (feature_stats, fid_from_features, frechet_distance,
-                                      kid_from_features)
+from evalkit.metrics.fid_math import feature_stats, fid_from_features, frechet_distance, kid_from_features
 
 
 class TinyFeatures(torch.nn.Module):

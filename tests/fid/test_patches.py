@@ -8,8 +8,13 @@ import torch
 import torch.nn.functional as F
 
 from evalkit.errors import MetricError
-from evalkit.metrics.patches import (count_patches, extract_patches, extract_set_patches,
-                                     has_shifted_grid, patch_positions)
+from evalkit.metrics.patches import (
+    count_patches,
+    extract_patches,
+    extract_set_patches,
+    has_shifted_grid,
+    patch_positions,
+)
 
 GRID_512x768 = [(0, 0), (0, 256), (0, 512), (256, 0), (256, 256), (256, 512)]
 

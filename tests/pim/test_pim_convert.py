@@ -7,11 +7,11 @@ import zipfile
 import numpy as np
 import pytest
 import torch
+from pim_layout import SUFFIX, official_config, official_variables, write_official_zip
 
 from evalkit.errors import WeightsError
 from evalkit.metrics.registry import get_spec
 from evalkit.pim.convert import convert_archive, load_converted
-from pim_layout import SUFFIX, official_config, official_variables, write_official_zip
 
 
 def _expected_torch(variables: dict, nmix: int) -> dict[str, np.ndarray]:

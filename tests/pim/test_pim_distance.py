@@ -11,8 +11,8 @@ from torch.distributions import Categorical, Independent, MixtureSameFamily, Nor
 
 from evalkit.errors import MetricError
 from evalkit.pim.distance import (
-    _mixture_log_prob,
     _flatten_pixels,
+    _mixture_log_prob,
     gaussian_distance,
     pim_distance,
     sampled_mixture_distance,

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-
 from _rd_tables import results_table
 
 

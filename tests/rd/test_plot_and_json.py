@@ -14,8 +14,8 @@ from evalkit.rd import (
     curve_from_table,
     load_reference,
     plot_rd,
-    read_compressai_json,
     rd_points,
+    read_compressai_json,
     write_compressai_json,
 )
 from evalkit.rd.plot import axis_label

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from reports.exclusion import ExclusionPolicy, apply_policy
-from reports.ranking import rank_methods, vote_design, fit_scores, to_scale
+from reports.ranking import fit_scores, rank_methods, to_scale, vote_design
 from reports.votes import ColumnMapping, canonical_votes
 
 TRUE = {"a/1": 1350.0, "b/1": 1450.0, "c/1": 1500.0, "d/1": 1560.0, "e/1": 1640.0}

@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 import streamlit as st
 from streamlit.testing.v1 import AppTest
-
 from study_fixtures import CODEC, METHODS, SETTINGS, TOKEN
+
 from study_app.export import votes_table
 from study_app.store import VoteStore
 

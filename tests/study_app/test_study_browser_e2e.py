@@ -19,8 +19,8 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-
 from study_fixtures import CODEC, SETTINGS, make_study
+
 from study_app.export import votes_table
 from study_app.store import VoteStore
 

@@ -6,8 +6,8 @@ import json
 
 import pandas as pd
 import pytest
-
 from study_fixtures import METHODS, TOKEN, make_study
+
 from evalkit.cli import main
 from study_app.export import VOTE_COLUMNS
 from study_app.runtime import open_context

@@ -9,12 +9,19 @@ import numpy as np
 import pytest
 import tomli_w
 from PIL import Image
-
 from study_fixtures import CODEC, METHODS, make_study
+
 from evalkit.errors import StudyError
 from study_app.definition import check_study, load_study, parse_study
-from study_app.design import (ORIGINAL, crop_boxes, golden_failed, plan_trials, rater_seed,
-                              resolve_choice, stimulus_cycle)
+from study_app.design import (
+    ORIGINAL,
+    crop_boxes,
+    golden_failed,
+    plan_trials,
+    rater_seed,
+    resolve_choice,
+    stimulus_cycle,
+)
 from study_app.stimuli import StimulusSource, degrade, png_bytes, zoom_box
 
 
@@ -72,7 +79,8 @@ def test_check_study_finds_missing_and_mismatched_files(tmp_path):
     path2 = make_study(tmp_path / "b", methods=(*METHODS, "othercodec/q1"))
     with pytest.raises(StudyError, match="no such codec folder.*othercodec"):
         check_study(load_study(path2))
-    Image.open(tmp_path / "refs" / "chelsea.png").save(tmp_path / "runs" / CODEC / "quality33" / "chelsea.jpg")
+    Image.open(tmp_path / "refs" / "chelsea.png").save(
+        tmp_path / "runs" / CODEC / "quality33" / "chelsea.jpg")
     check_study(load_study(path))
     (tmp_path / "runs" / CODEC / "quality61" / "coffee.jpg").unlink()
     Image.new("RGB", (40, 30)).save(tmp_path / "runs" / CODEC / "quality61" / "coffee.jpg")

@@ -8,10 +8,10 @@ from __future__ import annotations
 import json
 
 import pandas as pd
+from study_fixtures import CODEC, make_study
 
 from evalkit.cli import main
 from study_app.runtime import open_context
-from study_fixtures import CODEC, make_study
 
 
 def _quality(method: str) -> int:

@@ -22,7 +22,6 @@ from study_app.design import PlannedTrial
 from study_app.export import VOTE_COLUMNS, votes_table
 from study_app.store import VoteRow, VoteStore, normalize_url, utcnow
 
-
 N_TRIALS = 6
 
 
