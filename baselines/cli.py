@@ -72,6 +72,8 @@ def add_parser(subparsers) -> None:
     src.add_argument("--bitstreams", help="folder of bitstreams named like the reconstructions")
     src.add_argument("--manifest", help="CSV with columns image and bytes or bpp")
     q.add_argument("--refs", help="originals: check names and sizes before importing")
+    q.add_argument("--timings", help="CSV with image and encode_s/decode_s in seconds (default: "
+                                     "those columns of --manifest); evaluate carries them")
     q.add_argument("--overwrite", action="store_true", help="replace an existing setting folder")
     q.set_defaults(func=run_import)
 
@@ -172,7 +174,8 @@ def run_import(args: argparse.Namespace) -> int:
     from baselines.import_run import import_run
 
     table = import_run(args.recon, args.runs, args.codec, args.setting, bitstreams_dir=args.bitstreams,
-                       manifest=args.manifest, refs_dir=args.refs, overwrite=args.overwrite)
+                       manifest=args.manifest, refs_dir=args.refs, overwrite=args.overwrite,
+                       timings=args.timings)
     print(f"imported {len(table)} reconstructions into {table['run_dir'].iloc[0]} "
           f"(mean bpp {table['bpp'].mean():.4f}, rates from {table['rate_source'].iloc[0]})")
     return 0

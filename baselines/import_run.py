@@ -3,7 +3,9 @@
 ``import_run(recon_dir, runs_dir, codec, setting, bitstreams_dir=... | manifest=...)`` writes
 ``runs_dir/<codec>/<setting>/`` with ``<image>.png`` per reconstruction and either the matching
 bitstream ``<image>.<ext>`` (its size is the rate) or a ``manifest.csv`` (``image,bytes`` or
-``image,bpp``), plus ``run.json`` naming the sources and their SHA-256.  PNG reconstructions are
+``image,bpp``), plus ``run.json`` naming the sources and their SHA-256.  Per-image encode/decode
+times (optional ``encode_s`` / ``decode_s`` columns of the manifest, or of a separate ``timings``
+CSV) go into ``run.json`` as ``encode_seconds`` / ``decode_seconds``, which ``evaluate`` reads.  PNG reconstructions are
 copied byte for byte; other image formats are decoded (:func:`evalkit.images.read_image`) and
 stored as PNG.  Everything is validated first and the folder appears atomically.
 """
@@ -21,6 +23,7 @@ from PIL import Image
 
 from baselines.staging import RunStager, write_png, write_run_json
 from evalkit.errors import LayoutError
+from evalkit.evaluate.timings import RUN_JSON_KEYS, read_manifest_timings
 from evalkit.images import IMAGE_EXTENSIONS, read_image
 from evalkit.layout import MANIFEST_NAME, list_references, read_manifest
 from evalkit.provenance import file_sha256, provenance
@@ -50,7 +53,8 @@ def _files_by_stem(folder: Path, what: str, *, images_only: bool) -> dict[str, P
 
 def import_run(recon_dir: str | Path, runs_dir: str | Path, codec: str, setting: str, *,
                bitstreams_dir: str | Path | None = None, manifest: str | Path | None = None,
-               refs_dir: str | Path | None = None, overwrite: bool = False) -> pd.DataFrame:
+               refs_dir: str | Path | None = None, overwrite: bool = False,
+               timings: str | Path | None = None) -> pd.DataFrame:
     """Import reconstructions with their rates as ``runs_dir/<codec>/<setting>``.
 
     Args:
@@ -63,6 +67,8 @@ def import_run(recon_dir: str | Path, runs_dir: str | Path, codec: str, setting:
         refs_dir: optional originals; when given, every reconstruction must have a reference of
             the same size (checked before anything is written).
         overwrite: replace an existing setting folder.
+        timings: optional CSV with ``image`` and ``encode_s`` and/or ``decode_s`` (seconds);
+            default: those columns of ``manifest`` when it has them.
 
     Returns:
         One row per image with :data:`IMPORT_COLUMNS` (``bytes`` or ``bpp`` may be empty when
@@ -100,6 +106,10 @@ def import_run(recon_dir: str | Path, runs_dir: str | Path, codec: str, setting:
         if missing:
             raise LayoutError(f"manifest {manifest} gives no rate for: {', '.join(missing)}")
         rates = {stem: rows[stem] for stem in recons}
+    if timings is not None and not Path(timings).is_file():
+        raise LayoutError(f"timings file {timings} does not exist")
+    times = read_manifest_timings(timings if timings is not None else manifest) \
+        if (timings or manifest) is not None else {}
     if refs_dir is not None:
         refs = list_references(refs_dir)
         unknown = sorted(set(recons) - set(refs))
@@ -134,6 +144,7 @@ def import_run(recon_dir: str | Path, runs_dir: str | Path, codec: str, setting:
             if nbytes is not None:
                 bpp = nbytes * 8.0 / (w * h)
             info.update(bytes=nbytes, bpp=bpp)
+            info.update({RUN_JSON_KEYS[c]: v for c, v in times.get(stem, {}).items()})
             images[stem] = info
             out_rows.append({"codec": codec, "setting": setting, "image": stem, "width": w, "height": h,
                              "bytes": nbytes, "bpp": bpp,

@@ -6,6 +6,8 @@
     runs/<codec>/<setting>/<image>.png        reconstruction
     runs/<codec>/<setting>/<image>.<ext>      bitstream (optional; its size gives the rate)
     runs/<codec>/<setting>/manifest.csv       optional: columns image,bytes or image,bpp
+                                              (+ encode_s,decode_s seconds: evalkit.evaluate.timings)
+                                              (+ optional encode_s,decode_s: seconds)
     runs/<codec>/<setting>/run.json           optional metadata written by `evalkit baseline`
 
 Rules for one ``<codec>/<setting>`` folder:

@@ -14,7 +14,13 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--images", default="", help="images to include, comma-separated, in order")
     p.add_argument("--codecs", default="",
                    help="codec or codec/setting entries to include, comma-separated")
-    p.add_argument("--metrics", default="", help="metric columns (default: all in the table)")
+    p.add_argument("--metrics", default="", help="metric columns (default: all in the table); "
+                   "with --per-method: summary columns (default: psnr_agg,ms_ssim_agg,bytes,"
+                   "bpp_agg,decode_s_total, those the results have)")
+    p.add_argument("--per-method", action="store_true",
+                   help="one row per codec/setting with dataset-level columns over the images "
+                        "all listed methods share (CLIC 2019 Table 1: PSNR, MS-SSIM, bytes, bpp, "
+                        "decoding time)")
     p.add_argument("--format", choices=("markdown", "latex", "csv"), default="markdown")
     p.add_argument("--out", default=None, help="write the table here instead of printing it")
     p.set_defaults(func=run)
@@ -27,7 +33,30 @@ def run(args: argparse.Namespace) -> int:
     from evalkit.paper_table import paper_table
 
     results = read_results(args.results)
+    if args.per_method:
+        return _run_per_method(results, args)
     text = paper_table(results, images=comma_list(args.images), codecs=comma_list(args.codecs),
                        metrics=comma_list(args.metrics), fmt=args.format)
+    emit_text(text, args)
+    return 0
+
+
+def _run_per_method(results, args: argparse.Namespace) -> int:
+    import sys
+
+    from evalkit.cli.arguments import comma_list
+    from evalkit.cli.output import emit_text
+    from evalkit.errors import ResultsError
+    from evalkit.method_table import method_table
+
+    if comma_list(args.images):
+        raise ResultsError("--images does not apply to --per-method (it uses the images every "
+                           "listed method has)")
+    text, table = method_table(results, codecs=comma_list(args.codecs),
+                               columns=comma_list(args.metrics), fmt=args.format)
+    for method, names in table.dropped.items():
+        print(f"warning: {method}: left out {len(names)} image(s) other methods lack: "
+              f"{', '.join(names)}", file=sys.stderr)
+    print(f"over {len(table.images)} image(s) every method has", file=sys.stderr)
     emit_text(text, args)
     return 0

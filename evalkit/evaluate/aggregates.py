@@ -20,7 +20,8 @@ from typing import Mapping
 import numpy as np
 import pandas as pd
 
-from evalkit.evaluate.results import RESULT_COLUMNS, check_results
+from evalkit.evaluate.results import check_results, metric_columns
+from evalkit.evaluate.timings import summarize_timings
 
 PEAK = 255.0
 
@@ -67,6 +68,7 @@ def _summary_row(group: pd.DataFrame, metrics: list[str]) -> dict:
         row["psnr_agg"] = pooled_psnr(group["psnr"], pixels)
     if "ms_ssim" in metrics:
         row["ms_ssim_agg"] = pixel_weighted_mean(group["ms_ssim"], pixels)
+    row.update(summarize_timings(group))
     return row
 
 
@@ -84,7 +86,7 @@ def summarize(results: pd.DataFrame, set_values: SetValues | None = None) -> pd.
         DataFrame with the columns documented in :mod:`evalkit.evaluate.results`.
     """
     check_results(results)
-    metrics = [c for c in results.columns if c not in RESULT_COLUMNS]
+    metrics = metric_columns(results)
     rows = []
     for (codec, setting), group in results.groupby(["codec", "setting"], sort=True):
         row = {"codec": codec, "setting": setting, **_summary_row(group, metrics)}

@@ -13,6 +13,8 @@ bytes      compressed size in bytes (bitstream size or manifest ``bytes``); empt
            when the manifest only gave ``bpp``
 bpp        bits per pixel of the original: ``bytes * 8 / (width * height)`` (or the
            manifest's ``bpp``)
+encode_s,  optional per-image encode/decode wall times in seconds, when the run records
+decode_s   them (:mod:`evalkit.evaluate.timings`); not metrics
 <metric>   one column per pair-level metric, named as in the metric registry
            (``psnr``, ``ssim``, ``ms_ssim``, ``lpips``, ``dists``...); PSNR of identical
            images is ``inf``
@@ -31,6 +33,7 @@ bpp_agg         total bits / total pixels (CLIC convention)
 psnr_agg        PSNR of the MSE pooled over every pixel of every image (needs ``psnr``)
 ms_ssim_agg     pixel-count-weighted mean of MS-SSIM (needs ``ms_ssim``)
 <set metric>    set-level metrics (``fid``, ``kid``) over all images of the setting
+encode_s, ...   optional: mean and total (``decode_s_total``...) per-image times
 ==============  ===================================================================
 """
 
@@ -41,6 +44,7 @@ from pathlib import Path
 import pandas as pd
 
 from evalkit.errors import ResultsError
+from evalkit.evaluate.timings import TIMING_COLUMNS
 from evalkit.provenance import atomic_target
 
 #: Leading columns of the results table, in order; metric columns follow.
@@ -63,8 +67,8 @@ def table_format(path: str | Path) -> str:
 
 
 def metric_columns(df: pd.DataFrame) -> list[str]:
-    """Metric columns of a results table (everything after the leading columns)."""
-    return [c for c in df.columns if c not in RESULT_COLUMNS]
+    """Metric columns of a results table (everything but the leading and timing columns)."""
+    return [c for c in df.columns if c not in RESULT_COLUMNS and c not in TIMING_COLUMNS]
 
 
 def check_results(df: pd.DataFrame, metrics: list[str] | tuple[str, ...] = ()) -> None:

@@ -32,6 +32,7 @@ from evalkit.evaluate.results import (
     table_format,
     write_table,
 )
+from evalkit.evaluate.timings import attach_timings
 from evalkit.layout import LayoutReport, RunEntry, discover_runs
 
 #: Decode threads when ``workers`` is None (one overlaps decoding with torch on 2 cores).
@@ -241,6 +242,7 @@ def evaluate(refs: str | Path, runs: str | Path, metrics: Sequence[str] | str | 
                      **{n: values[i][n] for n in pair_names}})
     results = pd.DataFrame(rows, columns=[*RESULT_COLUMNS, *pair_names])
     results["bytes"] = results["bytes"].astype("Int64")
+    results = attach_timings(results, entries)  # read from the run folders, never cached
     summary = summarize(results, set_values)
     prov = {
         "refs": str(Path(refs).resolve()), "runs": str(Path(runs).resolve()),

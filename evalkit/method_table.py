@@ -1,0 +1,118 @@
+"""The per-method table (CLIC 2019, Table 1): one row per method, dataset-level columns.
+
+``Method | PSNR [dB] | MS-SSIM | Bytes | bpp | Decoding time [s]`` -- the CLIC aggregates
+(``psnr_agg``, ``ms_ssim_agg``, ``bpp_agg``), total ``bytes`` and the total decoding time
+(``decode_s_total``) of each ``codec/setting``, computed over the images **every** listed method
+has (the intersection; the dropped images are returned so callers can name them).  Any summary
+column can be asked for (``psnr``, ``lpips``, ``encode_s``...).  The best value of each metric
+column is bold; rate, size and time columns never are.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from evalkit.errors import MetricError, ResultsError
+
+#: Columns of the CLIC 2019 Table 1 layout, in order (those the results can give are shown).
+DEFAULT_COLUMNS: tuple[str, ...] = ("psnr_agg", "ms_ssim_agg", "bytes", "bpp_agg",
+                                    "decode_s_total")
+
+
+@dataclass(frozen=True)
+class MethodTable:
+    """``frame``: ``method`` + the columns; ``bold``: ``{column: {row, ...}}``; ``images``: the
+    common images used; ``dropped``: ``{method: [images left out because others lack them]}``."""
+
+    frame: pd.DataFrame
+    bold: dict[str, set]
+    images: tuple[str, ...]
+    dropped: dict[str, list[str]]
+
+
+def _methods(results: pd.DataFrame, codecs: Sequence[str] | None) -> list[tuple[str, str]]:
+    present = list(dict.fromkeys(zip(results["codec"].astype(str), results["setting"].astype(str))))
+    if not codecs:
+        return sorted(present)
+    out: list[tuple[str, str]] = []
+    for c in codecs:
+        codec, _, setting = c.partition("/")
+        hits = [m for m in present if m[0] == codec and (not setting or m[1] == setting)]
+        if not hits:
+            raise ResultsError(f"codecs must name codec or codec/setting in the results, got {c!r}")
+        out += [m for m in hits if m not in out]
+    return out
+
+
+def method_table_frame(results: pd.DataFrame, *, codecs: Sequence[str] | None = None,
+                       columns: Sequence[str] | None = None) -> MethodTable:
+    """The table as data (see :class:`MethodTable`); rows in the order ``codecs`` gives."""
+    from evalkit.evaluate.aggregates import summarize
+    from evalkit.evaluate.results import check_results
+    from evalkit.figures.facts import column_facts
+
+    check_results(results)
+    methods = _methods(results, codecs)
+    key = results["codec"].astype(str) + "/" + results["setting"].astype(str)
+    names = [f"{c}/{s}" for c, s in methods]
+    sets = {n: set(results.loc[key == n, "image"].astype(str)) for n in names}
+    common = set.intersection(*sets.values())
+    if not common:
+        raise ResultsError(f"the methods {', '.join(names)} have no image in common")
+    dropped = {n: sorted(sets[n] - common) for n in names if sets[n] - common}
+    sub = results[key.isin(names) & results["image"].astype(str).isin(common)]
+    summary = summarize(sub)
+    summary["method"] = summary["codec"].astype(str) + "/" + summary["setting"].astype(str)
+    summary = summary.set_index("method").loc[names].reset_index()
+    if columns:
+        unknown = [c for c in columns if c not in summary.columns]
+        if unknown:
+            raise ResultsError(f"columns must be summary columns of the results, got "
+                               f"{', '.join(unknown)}; available: "
+                               f"{', '.join(c for c in summary.columns if c != 'method')}")
+        cols = list(columns)
+    else:
+        cols = [c for c in DEFAULT_COLUMNS if c in summary.columns and summary[c].notna().any()]
+    frame = summary[["method", *cols]].reset_index(drop=True)
+    bold: dict[str, set] = {}
+    for c in cols:
+        try:
+            higher = column_facts(c).higher_is_better
+        except MetricError:  # a column that is no metric (user's own): never bold
+            higher = None
+        if higher is None:
+            continue
+        vals = pd.to_numeric(frame[c], errors="coerce").astype(np.float64)
+        if vals.notna().any():
+            best = vals.max() if higher else vals.min()
+            bold[c] = set(frame.index[vals == best])
+    return MethodTable(frame, bold, tuple(sorted(common)), dropped)
+
+
+def method_table(results: pd.DataFrame, *, codecs: Sequence[str] | None = None,
+                 columns: Sequence[str] | None = None, fmt: str = "markdown") -> tuple[str, MethodTable]:
+    """The per-method table as text (``markdown``, ``latex`` booktabs or ``csv``) and its data."""
+    from evalkit.figures.facts import column_facts, header
+    from evalkit.paper_table import render
+
+    table = method_table_frame(results, codecs=codecs, columns=columns)
+    if fmt == "csv":
+        return render(table.frame, "csv"), table
+    shown = table.frame.copy()
+    heads = {"method": "Method"}
+    digits = {}
+    for c in shown.columns[1:]:
+        try:
+            text, ndig = header(c), column_facts(c).digits
+        except MetricError:  # a user's own column: its name, 4 decimals
+            text, ndig = c, 4
+        if text in heads.values():  # e.g. bpp and bpp_agg both asked for
+            text = f"{text} ({c})"
+        heads[c], digits[text] = text, ndig
+    shown = shown.rename(columns=heads)
+    bold = {heads[c]: rows for c, rows in table.bold.items()}
+    return render(shown, fmt, digits=digits, bold=bold), table
