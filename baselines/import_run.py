@@ -5,9 +5,10 @@
 bitstream ``<image>.<ext>`` (its size is the rate) or a ``manifest.csv`` (``image,bytes`` or
 ``image,bpp``), plus ``run.json`` naming the sources and their SHA-256.  Per-image encode/decode
 times (optional ``encode_s`` / ``decode_s`` columns of the manifest, or of a separate ``timings``
-CSV) go into ``run.json`` as ``encode_seconds`` / ``decode_seconds``, which ``evaluate`` reads.  PNG reconstructions are
-copied byte for byte; other image formats are decoded (:func:`evalkit.images.read_image`) and
-stored as PNG.  Everything is validated first and the folder appears atomically.
+CSV) go into ``run.json`` as ``encode_seconds`` / ``decode_seconds``, which ``evaluate`` reads.
+PNG reconstructions are copied byte for byte; other image formats are decoded
+(:func:`evalkit.images.read_image`) and stored as PNG.  Everything is validated first and the
+folder appears atomically.
 """
 
 from __future__ import annotations

@@ -95,24 +95,21 @@ def method_table_frame(results: pd.DataFrame, *, codecs: Sequence[str] | None = 
 
 def method_table(results: pd.DataFrame, *, codecs: Sequence[str] | None = None,
                  columns: Sequence[str] | None = None, fmt: str = "markdown") -> tuple[str, MethodTable]:
-    """The per-method table as text (``markdown``, ``latex`` booktabs or ``csv``) and its data."""
+    """The per-method table as text (``markdown``, ``latex`` booktabs, ``html`` or ``csv``) and
+    its data; headers name the unit (``PSNR [dB]``, ``Decoding time [s]``)."""
     from evalkit.figures.facts import column_facts, header
-    from evalkit.paper_table import render
+    from evalkit.table_render import render_table
 
     table = method_table_frame(results, codecs=codecs, columns=columns)
-    if fmt == "csv":
-        return render(table.frame, "csv"), table
-    shown = table.frame.copy()
     heads = {"method": "Method"}
     digits = {}
-    for c in shown.columns[1:]:
+    for c in table.frame.columns[1:]:
         try:
-            text, ndig = header(c), column_facts(c).digits
+            text, digits[c] = header(c), column_facts(c).digits
         except MetricError:  # a user's own column: its name, 4 decimals
-            text, ndig = c, 4
+            text, digits[c] = c, 4
         if text in heads.values():  # e.g. bpp and bpp_agg both asked for
             text = f"{text} ({c})"
-        heads[c], digits[text] = text, ndig
-    shown = shown.rename(columns=heads)
-    bold = {heads[c]: rows for c, rows in table.bold.items()}
-    return render(shown, fmt, digits=digits, bold=bold), table
+        heads[c] = text
+    return render_table(table.frame, fmt, digits=digits, default_digits=4, bold=table.bold,
+                        headers=heads), table

@@ -101,7 +101,7 @@ def test_baseline_run_json_times_reach_the_clic_table(tmp_path, capsys):
     row = dict(zip(lines[0].split(","), lines[1].split(",")))
     assert row["method"] == "jpeg/q30" and float(row["decode_s_total"]) == pytest.approx(total)
     assert main(["table", str(out), "--per-method"]) == 0
-    assert "| Method | PSNR [dB] | MS-SSIM | Bytes |" in capsys.readouterr().out
+    assert "| Method | PSNR [dB] | MS-SSIM | Bytes | bpp |" in capsys.readouterr().out
 
 
 def test_method_table_uses_common_images_and_names_the_dropped(tmp_path):
