@@ -17,15 +17,14 @@ import numpy as np
 import pandas as pd
 
 from evalkit.errors import ResultsError
+from evalkit.metrics.registry import REGISTRY
 from evalkit.table_render import render_table
 
 FORMATS = ("markdown", "latex", "csv")
-#: Decimals shown per column (others: 4).
-DIGITS = {"bpp": 3, "psnr": 2, "psnr_agg": 2, "fid": 2, "kid": 4, "ssim": 4, "ms_ssim": 4,
-          "lpips": 4, "dists": 4}
-HEADERS = {"bpp": "Bpp", "psnr": "PSNR", "ssim": "SSIM", "ms_ssim": "MS-SSIM",
-           "lpips": "LPIPS", "dists": "DISTS", "pim": "PIM", "fid": "FID", "kid": "KID",
-           "image": "Image", "codec": "Codec", "setting": "Setting"}
+#: Decimals shown per column (others: 4); metric columns take theirs from the registry.
+DIGITS = {"bpp": 3, "psnr_agg": 2, **{s.name: s.digits for s in REGISTRY.values()}}
+HEADERS = {"bpp": "Bpp", "image": "Image", "codec": "Codec", "setting": "Setting",
+           **{s.name: s.display for s in REGISTRY.values()}}
 
 
 def render(df: pd.DataFrame, fmt: str = "markdown", *, digits: int | dict | None = None,
@@ -74,7 +73,7 @@ def paper_table_frame(results: pd.DataFrame, *, images: Sequence[str] | None = N
                       metrics: Sequence[str] | None = None) -> tuple[pd.DataFrame, dict]:
     """The table as a DataFrame (``image, codec, setting, bpp, <metrics>``) and its bold cells."""
     from evalkit.evaluate.results import check_results, metric_columns
-    from evalkit.metrics import higher_is_better  # lazily: the registry imports torch
+    from evalkit.metrics import higher_is_better
 
     check_results(results, list(metrics or ()))
     metrics = list(metrics) if metrics else metric_columns(results)

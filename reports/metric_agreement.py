@@ -46,7 +46,6 @@ class MetricResults:
 
 def prepare_results(df: pd.DataFrame, metric_directions: dict[str, bool] | None = None
                     ) -> MetricResults:
-    import evalkit.metrics  # noqa: F401  (registers the metrics)
     from evalkit.errors import MetricError
     from evalkit.metrics import get_spec
 

@@ -2,26 +2,19 @@
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 import torch
 
 from evalkit.errors import MetricError
-from evalkit.metrics.registry import REGISTRY, get_spec
+from evalkit.metrics.registry import DEFAULT_METRICS, get_spec
 from evalkit.metrics.tensors import to_tensor
 
-#: Metrics computed when none are named (the ones that need no downloaded weights).
-DEFAULT_METRICS: tuple[str, ...] = ("psnr", "ssim", "ms_ssim")
+__all__ = ["DEFAULT_METRICS", "build_metric", "compute_batch", "compute_pair"]
 
 _BUILT: dict[tuple, Any] = {}
-
-
-def higher_is_better(column: str, default: bool = True) -> bool:
-    """Direction of a results column named like a registered metric; ``default`` for columns
-    that are no registered metric (e.g. a user's own score)."""
-    spec = REGISTRY.get(column)
-    return default if spec is None else spec.higher_is_better
 
 
 def build_metric(name: str, device: str | torch.device = "cpu", **options: Any) -> Any:

@@ -25,7 +25,6 @@ import torch.nn.functional as F
 
 from evalkit.errors import WeightsError
 from evalkit.metrics.backbones import backbone_features, load_weight_file
-from evalkit.metrics.registry import MetricSpec, register
 from evalkit.metrics.tensors import check_same_shape
 from evalkit.weights import resolve
 
@@ -125,11 +124,3 @@ def build_dists(device: str | torch.device = "cpu", backbone_path: str | Path | 
     alpha, beta = load_alpha_beta(weights_path)
     features = backbone_features("vgg16", backbone_path)
     return DISTSMetric(features, alpha, beta).to(device)
-
-
-register(MetricSpec(
-    name="dists", higher_is_better=False, needs_weights=("vgg16", "dists_alpha_beta"),
-    version="1", kind="pair",
-    build=lambda device="cpu", **opts: build_dists(device, **opts),
-    description="DISTS (official alpha/beta, VGG16 with L2 pooling, no resizing)",
-))

@@ -39,7 +39,6 @@ from evalkit.metrics.inception import (
     resolve_inception_weights,
 )
 from evalkit.metrics.patches import PATCH_SIZE, count_patches
-from evalkit.metrics.registry import MetricSpec, register
 from evalkit.provenance import package_version
 
 #: Bumped whenever the features computed for given pixels and weights could change.
@@ -247,19 +246,3 @@ def clear_memory_cache() -> None:
     """Forget the in-memory features and loaded models (the disk cache is kept)."""
     _MEMORY.clear()
     _MODELS.clear()
-
-
-_VERSION = f"{FEATURES_VERSION}+tfid{_torch_fidelity_version()}"
-
-register(MetricSpec(
-    name="fid", higher_is_better=False, needs_weights=("fid_inception",), version=_VERSION,
-    kind="set", build=build_fid,
-    description="FID/256 (HiFiC): Fréchet distance of Inception pool3 features of 256x256 "
-                "patches (grid + 128-px-shifted grid)",
-))
-register(MetricSpec(
-    name="kid", higher_is_better=False, needs_weights=("fid_inception",), version=_VERSION,
-    kind="set", build=build_kid,
-    description="KID/256 (HiFiC): polynomial-kernel MMD^2 of Inception pool3 features of "
-                "256x256 patches, mean over 100 seeded subsets",
-))

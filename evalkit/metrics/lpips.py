@@ -22,9 +22,7 @@ import torch
 
 from evalkit.errors import MetricError, WeightsError
 from evalkit.metrics.backbones import backbone_features, load_weight_file
-from evalkit.metrics.registry import MetricSpec, register
 from evalkit.metrics.tensors import check_same_shape
-from evalkit.provenance import package_version
 from evalkit.weights import resolve
 
 #: metric name -> (lpips ``net``, torchvision backbone, catalog name of the linear layers)
@@ -34,8 +32,6 @@ VARIANTS: dict[str, tuple[str, str, str]] = {
 }
 #: smallest image side each trunk accepts (AlexNet's 11x11/4 conv and pools; VGG's 4 pools).
 MIN_SIDE = {"alex": 31, "vgg": 16}
-
-_LPIPS_VERSION = package_version("lpips") or "unknown"
 
 
 class LPIPSMetric(torch.nn.Module):
@@ -118,13 +114,3 @@ def build_lpips(name: str = "lpips", device: str | torch.device = "cpu",
     model.eval()
     model.requires_grad_(False)
     return LPIPSMetric(model, name, MIN_SIDE[net]).to(device)
-
-
-for _name, (_net, _arch, _linear) in VARIANTS.items():
-    register(MetricSpec(
-        name=_name, higher_is_better=False, needs_weights=(_arch, _linear),
-        version=f"v0.1/lpips-{_LPIPS_VERSION}", kind="pair",
-        build=lambda device="cpu", _n=_name, **opts: build_lpips(_n, device, **opts),
-        description=f"LPIPS v0.1, {'AlexNet' if _net == 'alex' else 'VGG16'} trunk "
-                    "(inputs mapped to [-1, 1])",
-    ))

@@ -13,12 +13,10 @@ import pytorch_msssim
 import torch
 
 from evalkit.errors import MetricError
-from evalkit.metrics.registry import MetricSpec, register
 from evalkit.metrics.tensors import check_same_shape
 
 WIN_SIZE = 11
 MS_SSIM_MIN_SIDE = (WIN_SIZE - 1) * 2 ** 4 + 1  # 161 px
-_VERSION = f"pytorch-msssim-{getattr(pytorch_msssim, '__version__', '1.0.0')}"
 
 
 def _check_size(x: torch.Tensor, minimum: int, name: str) -> None:
@@ -44,13 +42,11 @@ def ms_ssim(ref: torch.Tensor, dist: torch.Tensor) -> torch.Tensor:
         return pytorch_msssim.ms_ssim(ref, dist, data_range=255, size_average=False).to(torch.float64)
 
 
-register(MetricSpec(
-    name="ssim", higher_is_better=True, needs_weights=(), version=_VERSION, kind="pair",
-    build=lambda device="cpu", **_: ssim,
-    description="SSIM (pytorch-msssim, RGB, data_range=255)",
-))
-register(MetricSpec(
-    name="ms_ssim", higher_is_better=True, needs_weights=(), version=_VERSION, kind="pair",
-    build=lambda device="cpu", **_: ms_ssim,
-    description="MS-SSIM (pytorch-msssim, RGB, data_range=255, 5 scales; short side > 160 px)",
-))
+def build_ssim(device: str | torch.device = "cpu") -> object:
+    """The ``ssim`` registry entry's builder."""
+    return ssim
+
+
+def build_ms_ssim(device: str | torch.device = "cpu") -> object:
+    """The ``ms_ssim`` registry entry's builder."""
+    return ms_ssim

@@ -16,9 +16,8 @@ from pathlib import Path
 import torch
 
 from evalkit.errors import WeightsError
-from evalkit.metrics.registry import MetricSpec, register
 from evalkit.metrics.tensors import check_same_shape
-from evalkit.pim.convert import FORMAT_VERSION, load_converted
+from evalkit.pim.convert import load_converted
 from evalkit.pim.distance import pim_distance
 from evalkit.pim.model import PIMNet
 
@@ -71,18 +70,3 @@ def build_pim(name: str, device: str | torch.device = "cpu", weights_path: str |
         raise WeightsError(missing_weights_message(name, weights_path)) from exc
     model, meta = load_converted(path, expect_name=name)
     return PIMMetric(model, meta, device=device, seed=seed, samples=samples)
-
-
-_VERSION = f"evalkit-pim-v{FORMAT_VERSION}"
-
-register(MetricSpec(
-    name="pim", higher_is_better=False, needs_weights=("pim-1-converted",), version=_VERSION,
-    kind="pair", build=lambda device="cpu", **opts: build_pim("pim-1", device, **opts),
-    description="PIM-1 (Bhardwaj et al. 2020): symmetric KL of per-pixel Gaussian encodings",
-))
-register(MetricSpec(
-    name="pim5", higher_is_better=False, needs_weights=("pim-5-converted",),
-    version=f"{_VERSION}-mc",
-    kind="pair", build=lambda device="cpu", **opts: build_pim("pim-5", device, **opts),
-    description="PIM-5: sampled symmetric KL of 5-component mixture encodings (seeded, seed=0)",
-))

@@ -101,7 +101,7 @@ def bd_table(table: pd.DataFrame, anchor: str, metrics: Sequence[str] = ("psnr",
     Returns:
         DataFrame with columns :data:`BD_COLUMNS` (one row per test codec and metric).
     """
-    from evalkit.metrics import higher_is_better  # lazily: the registry imports torch
+    from evalkit.metrics import higher_is_better
 
     rows = []
     for metric in metrics:

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import pandas as pd
 
@@ -11,21 +11,18 @@ from evalkit.errors import RDError
 from evalkit.rd.compressai_json import RDCurve, load_reference
 from evalkit.rd.points import ms_ssim_to_db, rd_points
 
-_LABELS = {"psnr": "PSNR [dB]", "ssim": "SSIM", "ms_ssim": "MS-SSIM", "lpips": "LPIPS",
-           "dists": "DISTS", "fid": "FID", "kid": "KID", "pim": "PIM"}
-
 
 def axis_label(metric: str, ms_ssim_db: bool = False) -> str:
     """Y-axis label; lower-is-better metrics say so."""
     if metric == "ms_ssim" and ms_ssim_db:
         label = "MS-SSIM [dB]"
     else:
-        label = _LABELS.get(metric, metric)
-        from evalkit.metrics import REGISTRY
+        from evalkit.metrics.registry import REGISTRY
 
         spec = REGISTRY.get(metric)  # None: not a registered metric (e.g. a reference file's)
+        label = metric if spec is None else spec.display
         if spec is not None:
-            if spec.unit and "[" not in label:
+            if spec.unit:
                 label += f" [{spec.unit}]"
             if not spec.higher_is_better:
                 label += " (lower is better)"

@@ -23,5 +23,14 @@ from evalkit.weights.store import (
     weights_dir,
 )
 
-__all__ = ["CATALOG", "WeightFile", "get_weight_file", "fetch", "import_files", "resolve",
-           "sha256_of", "status", "weights_dir"]
+__all__ = [
+    "CATALOG",
+    "WeightFile",
+    "fetch",
+    "get_weight_file",
+    "import_files",
+    "resolve",
+    "sha256_of",
+    "status",
+    "weights_dir",
+]

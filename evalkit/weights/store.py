@@ -11,13 +11,13 @@ from importlib.util import find_spec
 from pathlib import Path
 
 from evalkit.errors import WeightsError
-from evalkit.provenance import atomic_target, file_digest
+from evalkit.provenance import atomic_target
 from evalkit.weights.catalog import CATALOG, WeightFile, get_weight_file
+from evalkit.weights.digests import remembered_digest
 
 SKIP_HASH_ENV = "EVALKIT_SKIP_WEIGHT_HASH"
 WEIGHTS_DIR_ENV = "EVALKIT_WEIGHTS_DIR"
 
-_hash_cache: dict[tuple[str, int, int], str] = {}
 _warned_skip = False
 
 
@@ -48,13 +48,9 @@ def _package_copy(entry: WeightFile) -> Path | None:
 
 
 def sha256_of(path: str | Path) -> str:
-    """sha256 hex digest of a file (memoised per path, size and mtime)."""
-    path = Path(path)
-    st = path.stat()
-    key = (str(path.resolve()), st.st_size, st.st_mtime_ns)
-    if key not in _hash_cache:
-        _hash_cache[key] = file_digest(path, "sha256")
-    return _hash_cache[key]
+    """sha256 hex digest of a file, computed once per file version (path, size, mtime, inode)
+    and remembered across runs (see :mod:`evalkit.weights.digests`)."""
+    return remembered_digest(path, "sha256")
 
 
 def hash_check_skipped() -> bool:
@@ -70,7 +66,7 @@ def _verify(entry: WeightFile, path: Path) -> None:
             _warned_skip = True
         return
     if entry.sha512 is not None:
-        if file_digest(path, "sha512") != entry.sha512:
+        if remembered_digest(path, "sha512") != entry.sha512:
             raise WeightsError(f"{path}: sha512 does not match the official {entry.filename}; "
                                f"delete it and fetch it again from {entry.url}")
     if entry.sha256 is None:
@@ -101,7 +97,7 @@ def candidates(entry: WeightFile, path: str | Path | None = None) -> list[Path]:
 def missing_message(entry: WeightFile, path: str | Path | None = None) -> str:
     where = ", ".join(str(c) for c in candidates(entry, path))
     also = f" (also accepted as {', '.join(entry.aliases)})" if entry.aliases else ""
-    return (f"weight file {entry.filename}{also} (needed by {', '.join(entry.metrics)}) not found; "
+    return (f"weight file {entry.filename}{also} (needed by {', '.join(entry.needed_by)}) not found; "
             f"looked in: {where}. Get it from {entry.url} and put it in {weights_dir()} "
             f"(or set ${WEIGHTS_DIR_ENV}), e.g. `evalkit weights fetch {entry.name}` on a machine "
             f"with internet, then `evalkit weights import {entry.filename}` here")
@@ -156,7 +152,7 @@ def status() -> list[WeightStatus]:
             except WeightsError:
                 state = "bad-hash"
         rows.append(WeightStatus(entry.name, entry.filename, state, where,
-                                 ",".join(entry.metrics), entry.url))
+                                 ",".join(entry.needed_by), entry.url))
     return rows
 
 
