@@ -54,6 +54,9 @@ def add_parser(subparsers) -> None:
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.add_argument("--tfci", help="path of tensorflow-compression's models/tfci.py (hific-*)")
     p.add_argument("--metagraph-dir", help="folder holding hific-<lo|mi|hi>.metagraph (hific-*)")
+    p.add_argument("--strict", action="store_true",
+                   help="refuse originals stored in a lossy format (JPEG, lossy WebP, AVIF, HEIF) "
+                        "instead of warning about them")
     p.add_argument("--list-codecs", action="store_true", help="list codecs, availability, sweeps")
     p.add_argument("--list-references", action="store_true",
                    help="list the shipped published reference RD points")
@@ -74,6 +77,8 @@ def add_parser(subparsers) -> None:
     q.add_argument("--refs", help="originals: check names and sizes before importing")
     q.add_argument("--timings", help="CSV with image and encode_s/decode_s in seconds (default: "
                                      "those columns of --manifest); evaluate carries them")
+    q.add_argument("--strict", action="store_true",
+                   help="with --refs: refuse originals stored in a lossy format instead of warning")
     q.add_argument("--overwrite", action="store_true", help="replace an existing setting folder")
     q.set_defaults(func=run_import)
 
@@ -90,6 +95,15 @@ def _numbers(text: str, what: str) -> list[float]:
     if not out:
         raise CodecError(f"{what} must list at least one number, got {text!r}")
     return out
+
+
+def _check_references(refs_dir: str, strict: bool) -> None:
+    """Warn about (or, with --strict, refuse) originals stored in a lossy format."""
+    from evalkit.images import check_references
+    from evalkit.layout import list_references
+
+    for w in check_references(list_references(refs_dir).values(), strict=strict):
+        print(f"warning: {w}", file=sys.stderr)
 
 
 def _list_codecs() -> int:
@@ -114,6 +128,7 @@ def run(args: argparse.Namespace) -> int:
         return 0
     if not args.refs or not args.runs:
         raise CodecError("--refs and --runs are required (unless --list-codecs/--list-references)")
+    _check_references(args.refs, args.strict)
     names = [s.strip() for s in args.codec.split(",") if s.strip()]
     hific = [n for n in names if n.startswith(HIFIC_PREFIX)]
     classic = [n for n in names if not n.startswith(HIFIC_PREFIX)]
@@ -173,6 +188,8 @@ def _run_matched(args: argparse.Namespace, codecs: list[str], progress: bool) ->
 def run_import(args: argparse.Namespace) -> int:
     from baselines.import_run import import_run
 
+    if args.refs:
+        _check_references(args.refs, args.strict)
     table = import_run(args.recon, args.runs, args.codec, args.setting, bitstreams_dir=args.bitstreams,
                        manifest=args.manifest, refs_dir=args.refs, overwrite=args.overwrite,
                        timings=args.timings)

@@ -56,3 +56,12 @@ class CodecError(EvalkitError):
 
 class EvaluationError(EvalkitError):
     """Evaluation settings are invalid (e.g. a negative number of workers)."""
+
+
+class CacheError(EvalkitError):
+    """The evaluation cache cannot be opened, written or read (permissions, full disk, a
+    database damaged beyond what evalkit repairs by itself)."""
+
+
+class OutputError(EvalkitError):
+    """An output file cannot be written (read-only folder, full disk, a folder in the way)."""

@@ -110,27 +110,58 @@ def list_references(refs_dir: str | Path) -> dict[str, Path]:
     return refs
 
 
+def _manifest_number(path: Path, lineno: int, column: str, text: str | None, kind):
+    text = (text or "").strip()
+    if not text:
+        return None
+    try:
+        value = kind(text)
+    except ValueError:
+        want = "a whole number of bytes" if kind is int else "a number"
+        raise LayoutError(f"{path}:{lineno}: column {column} must be {want}, got {text!r}") from None
+    if not (math.isfinite(value) and value > 0):
+        raise LayoutError(f"{path}:{lineno}: column {column} must be a positive rate, got {text!r} "
+                          "(no image compresses to nothing; fix or remove the row)")
+    return value
+
+
 def read_manifest(path: Path) -> dict[str, tuple[int | None, float | None]]:
-    """Read ``manifest.csv`` -> ``{image: (bytes, bpp)}``; image names may carry extensions."""
+    """Read ``manifest.csv`` -> ``{image: (bytes, bpp)}``; image names may carry extensions.
+
+    Raises:
+        LayoutError: naming the file (and line): not a UTF-8 CSV, no ``image`` column or no
+            ``bytes``/``bpp`` column, an empty name, a rate that is not a positive number
+            (``bytes = 0`` included), or the same image on two lines.
+    """
+    path = Path(path)
     out: dict[str, tuple[int | None, float | None]] = {}
-    with open(path, newline="") as fh:
-        reader = csv.DictReader(fh)
-        cols = set(reader.fieldnames or [])
-        if "image" not in cols or not ({"bytes", "bpp"} & cols):
-            raise LayoutError(f"{path}: needs columns image and bytes (or bpp), got {sorted(cols)}")
-        for lineno, row in enumerate(reader, start=2):
-            name = Path(row["image"].strip()).stem
-            try:
-                nbytes = int(row["bytes"]) if row.get("bytes") not in (None, "") else None
-                bpp = float(row["bpp"]) if row.get("bpp") not in (None, "") else None
-            except ValueError as exc:
-                raise LayoutError(f"{path}:{lineno}: bad number ({exc})") from exc
-            if nbytes is None and bpp is None:
-                raise LayoutError(f"{path}:{lineno}: no bytes or bpp for {name!r}")
-            bad_bpp = bpp is not None and not (bpp >= 0 and math.isfinite(bpp))
-            if (nbytes is not None and nbytes < 0) or bad_bpp:
-                raise LayoutError(f"{path}:{lineno}: rate must be a non-negative number")
-            out[name] = (nbytes, bpp)
+    where: dict[str, int] = {}
+    try:
+        # utf-8-sig: spreadsheet programs start their CSVs with a byte-order mark
+        with open(path, newline="", encoding="utf-8-sig") as fh:
+            reader = csv.DictReader(fh)
+            cols = {c.strip() for c in (reader.fieldnames or []) if c}
+            if "image" not in cols or not ({"bytes", "bpp"} & cols):
+                raise LayoutError(f"{path}: needs a header line with columns image and bytes (or "
+                                  f"bpp), got {sorted(cols) or 'none'}")
+            for lineno, raw in enumerate(reader, start=2):
+                row = {(k or "").strip(): v for k, v in raw.items() if isinstance(v, str)}
+                name = Path((row.get("image") or "").strip()).stem
+                if not name:
+                    raise LayoutError(f"{path}:{lineno}: empty image name")
+                nbytes = _manifest_number(path, lineno, "bytes", row.get("bytes"), int)
+                bpp = _manifest_number(path, lineno, "bpp", row.get("bpp"), float)
+                if nbytes is None and bpp is None:
+                    raise LayoutError(f"{path}:{lineno}: no bytes or bpp for {name!r}")
+                if name in out:
+                    raise LayoutError(f"{path}:{lineno}: image {name!r} is listed twice (also "
+                                      f"on line {where[name]}); keep one row per image")
+                out[name], where[name] = (nbytes, bpp), lineno
+    except UnicodeDecodeError:
+        raise LayoutError(f"{path}: not a text CSV file (cannot decode it as UTF-8); a manifest "
+                          "holds lines like image,bytes") from None
+    except csv.Error as exc:
+        raise LayoutError(f"{path}: not a valid CSV file ({exc})") from None
     return out
 
 
@@ -169,6 +200,10 @@ def _entries_of_setting(codec: str, setting_dir: Path, refs: dict[str, Path],
             continue
         bitstream = others[0] if others else None
         nbytes: int | None = bitstream.stat().st_size if bitstream else None
+        if nbytes == 0:
+            report.errors.append(f"{bitstream}: empty bitstream (0 bytes), so its rate is "
+                                 "meaningless; re-encode it or remove it")
+            continue
         mbpp: float | None = None
         if bitstream is None:
             if stem not in manifest:
@@ -224,8 +259,10 @@ def discover_runs(refs_dir: str | Path, runs_dir: str | Path, *,
                 report.stray.append(str(setting_dir))
                 continue
             entries.extend(_entries_of_setting(codec_dir.name, setting_dir, refs, report))
-    if report.errors:
-        raise LayoutError("invalid runs layout:\n  " + "\n  ".join(report.errors))
+    if report.errors:  # one line: the first problem, and how many more there are
+        more = len(report.errors) - 1
+        raise LayoutError(report.errors[0] + (f" (and {more} more problem{'s' * (more > 1)} in "
+                                              f"{runs_dir})" if more else ""))
     if not entries:
         raise LayoutError(f"no reconstructions matching the references found under {runs_dir}")
     return entries, report

@@ -75,7 +75,7 @@ def paper_table_frame(results: pd.DataFrame, *, images: Sequence[str] | None = N
     from evalkit.evaluate.results import check_results, metric_columns
     from evalkit.metrics import higher_is_better
 
-    check_results(results, list(metrics or ()))
+    check_results(results, list(metrics or ()), columns=("codec", "setting", "image", "bpp"))
     metrics = list(metrics) if metrics else metric_columns(results)
     df = _select(results, images, codecs)
     order = {n: i for i, n in enumerate(images)} if images else None

@@ -45,10 +45,20 @@ def save_figure(fig, path, formats: tuple[str, ...] | None = None) -> list[str]:
     ``formats``; closes the figure. Returns the written paths."""
     from pathlib import Path
 
+    from evalkit.errors import OutputError
+    from evalkit.provenance import atomic_target
+
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     targets = [path] if not formats else [path.with_suffix("." + f.lstrip(".")) for f in formats]
-    for t in targets:
-        fig.savefig(t)
-    plt.close(fig)
+    supported = fig.canvas.get_supported_filetypes()
+    try:
+        for t in targets:  # every format valid before anything is written
+            if t.suffix.lstrip(".").lower() not in supported:
+                raise OutputError(f"{t}: figure format {t.suffix or '(none)'!r} is not supported; "
+                                  "use .png, .pdf or .svg")
+        for t in targets:  # atomically: a full disk leaves no half-written figure
+            with atomic_target(t, suffix=t.suffix) as tmp:
+                fig.savefig(tmp, format=t.suffix.lstrip(".").lower())
+    finally:
+        plt.close(fig)
     return [str(t) for t in targets]

@@ -7,6 +7,7 @@ output (``results.csv`` -> ``results.csv.json``).  Nothing here prints or exits.
 from __future__ import annotations
 
 import contextlib
+import errno
 import hashlib
 import json
 import os
@@ -17,6 +18,24 @@ from datetime import datetime, timezone
 from importlib import metadata
 from pathlib import Path
 from typing import Any, Iterator
+
+from evalkit.errors import OutputError
+
+#: errno values that mean "this output cannot be written here" (as opposed to a bug).
+WRITE_FAULTS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM,
+                          errno.EFBIG, errno.EISDIR, errno.ENOTDIR, errno.EIO})
+
+
+def output_error(path: str | Path, exc: OSError) -> OutputError:
+    """One-line :class:`OutputError` naming ``path`` and what to do about ``exc``."""
+    reason = exc.strerror or str(exc)
+    if exc.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG):
+        hint = "free some space or write elsewhere"
+    elif exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+        hint = "choose a folder you can write to"
+    else:
+        hint = "choose another output path"
+    return OutputError(f"cannot write {path}: {reason}; {hint} (nothing was written)")
 
 #: Distributions whose versions can change a number evalkit writes.
 TRACKED_PACKAGES = ("evalkit", "torch", "torchvision", "numpy", "scipy", "pandas", "pillow",
@@ -82,15 +101,27 @@ def atomic_target(path: str | Path, suffix: str = ".tmp") -> Iterator[Path]:
     is renamed onto ``path``, otherwise removed -- so ``path`` is never half-written.
 
     The file gets the mode a plain ``open(path, "w")`` would give (0666 minus the umask), not
-    the 0600 of :func:`tempfile.mkstemp`."""
+    the 0600 of :func:`tempfile.mkstemp`.  A write fault (full disk, read-only folder...) becomes
+    an :class:`~evalkit.errors.OutputError` naming ``path``."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=suffix)
+    try:
+        if path.is_dir():
+            raise OSError(errno.EISDIR, "a folder of that name is in the way", str(path))
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=suffix)
+    except OSError as exc:
+        if exc.errno in WRITE_FAULTS:
+            raise output_error(path, exc) from None
+        raise
     os.close(fd)
     try:
         yield Path(tmp)
         os.chmod(tmp, 0o666 & ~current_umask())
         os.replace(tmp, path)
+    except OSError as exc:
+        if exc.errno in WRITE_FAULTS:
+            raise output_error(path, exc) from None
+        raise
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
@@ -100,6 +131,27 @@ def atomic_write_text(path: str | Path, text: str) -> None:
     """Write ``text`` to ``path`` via a temporary file and rename: never a half-written file."""
     with atomic_target(path) as tmp:
         tmp.write_text(text)
+
+
+def check_writable(*paths: str | Path) -> None:
+    """Raise :class:`~evalkit.errors.OutputError` unless every path can be written: no folder in
+    the way, and the nearest existing folder accepts a new file (really tried: permission bits
+    alone say nothing for root, ACLs or read-only mounts).  Call it before long work."""
+    for path in paths:
+        path = Path(path)
+        if path.is_dir():
+            raise output_error(path, OSError(errno.EISDIR, "a folder of that name is in the way"))
+        folder = path.parent
+        while not folder.exists() and folder != folder.parent:
+            folder = folder.parent
+        if not folder.is_dir():
+            raise output_error(path, OSError(errno.ENOTDIR, f"{folder} is not a folder"))
+        try:
+            fd, probe = tempfile.mkstemp(dir=folder, prefix=f".{path.name}.", suffix=".probe")
+        except OSError as exc:
+            raise output_error(path, exc) from None
+        os.close(fd)
+        os.unlink(probe)
 
 
 def sidecar_path(output: str | Path) -> Path:

@@ -63,6 +63,27 @@ def main(argv: list[str] | None = None) -> int:
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())  # so the interpreter's final flush stays quiet
         return 141
+    except OSError as exc:
+        if exc.errno is None:  # not a fault of the file system or the machine: a bug, show it
+            raise
+        # The environment refused (full disk, permissions, a vanished file): one line naming
+        # the file, as for any bad input.  Verbs that write check their outputs first; this
+        # catches what no check can foresee.
+        print(f"evalkit {args.verb}: error: {_os_fault(exc)}", file=sys.stderr)
+        return 1
+
+
+def _os_fault(exc: OSError) -> str:
+    import errno
+
+    where = " -> ".join(str(f) for f in (exc.filename, exc.filename2) if f) or "(no file name)"
+    hint = {errno.ENOSPC: "free some space or write elsewhere",
+            errno.EDQUOT: "free some space or write elsewhere",
+            errno.EACCES: "check the permissions, or choose another path",
+            errno.EPERM: "check the permissions, or choose another path",
+            errno.EROFS: "choose a folder on a writable file system",
+            errno.ENOENT: "check the path"}.get(exc.errno, "check the path and the file system")
+    return f"{where}: {exc.strerror or exc}; {hint}"
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -32,18 +32,20 @@ def run(args: argparse.Namespace) -> int:
     import sys
     import warnings
 
+    from evalkit.cli.faults import about
     from evalkit.cli.output import emit_text
     from evalkit.evaluate.results import read_table
     from evalkit.rd import bd_table, format_bd_table
 
     table = read_table(args.results)
     metrics = args.metric or ["psnr"]
-    with warnings.catch_warnings(record=True) as caught:
+    with about(args.results), warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         df = bd_table(table, args.anchor, metrics, method=args.method, pooling=args.pooling,
                       ms_ssim_db=args.ms_ssim_db, min_overlap=args.min_overlap)
+        text = format_bd_table(df, args.format)
     for w in caught:
-        print(f"warning: {w.message}", file=sys.stderr)
-    text = format_bd_table(df, args.format)
+        if issubclass(w.category, UserWarning):
+            print(f"warning: {w.message}", file=sys.stderr)
     emit_text(text, args)
     return 0

@@ -31,18 +31,38 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                             "i.e. ~/.cache/evalkit/evaluate.sqlite)")
     cache.add_argument("--no-cache", action="store_true", help="compute everything, store nothing")
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    p.add_argument("--strict", action="store_true",
+                   help="refuse references stored in a lossy format (JPEG, lossy WebP, AVIF, "
+                        "HEIF) instead of warning about them")
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    import warnings
+
     from evalkit.cli.arguments import comma_list
     from evalkit.evaluate import evaluate, write_evaluation
-    from evalkit.evaluate.results import table_format
+    from evalkit.evaluate.cache import ResultCache, default_cache_path
+    from evalkit.evaluate.results import default_summary_path, table_format
+    from evalkit.images import check_references
+    from evalkit.layout import list_references
+    from evalkit.provenance import check_writable, sidecar_path
 
     table_format(args.out)  # fail on a bad suffix before any work
     if args.summary:
         table_format(args.summary)
+    summary = args.summary or default_summary_path(args.out)
+    # Every output and the cache must be writable before anything is computed.
+    check_writable(args.out, summary, sidecar_path(args.out), sidecar_path(summary))
+    for w in check_references(list_references(args.refs).values(), strict=args.strict):
+        print(f"warning: {w}", file=sys.stderr)
     cache = False if args.no_cache else (args.cache or True)
+    if cache is not False:  # opened (and repaired or refused) once here, before any work
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            ResultCache(default_cache_path() if cache is True else cache).close()
+        for w in caught:
+            print(f"warning: {w.message}", file=sys.stderr)
     codecs = comma_list(args.codecs)
     ev = evaluate(args.refs, args.runs, args.metrics or None, device=args.device,
                   workers=args.workers, cache=cache, codecs=codecs,

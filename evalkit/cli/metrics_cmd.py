@@ -24,6 +24,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                         "see `evalkit metrics --list`")
     p.add_argument("--device", default="cpu", help="torch device, e.g. cpu or cuda:0")
     p.add_argument("--json", action="store_true", help="print a JSON object {metric: value}")
+    p.add_argument("--strict", action="store_true",
+                   help="refuse a reference stored in a lossy format (JPEG, lossy WebP, AVIF, "
+                        "HEIF) instead of warning about it")
     p.add_argument("--list", action="store_true",
                    help="list the available metrics (name, direction, weights, version) and exit")
     p.set_defaults(func=run)
@@ -55,7 +58,9 @@ def run(args: argparse.Namespace) -> int:
         raise EvalkitError("metrics needs a reference and a reconstruction: "
                            "evalkit metrics REF DIST (or --list)")
 
-    from evalkit.images import load_pair
+    import sys
+
+    from evalkit.images import check_references, load_pair
     from evalkit.metrics import DEFAULT_METRICS, compute_pair, get_spec, parse_metric_list
 
     names = parse_metric_list(args.metrics, DEFAULT_METRICS)
@@ -63,7 +68,12 @@ def run(args: argparse.Namespace) -> int:
         if get_spec(n).kind != "pair":
             raise MetricError(f"{n} is a set-level metric; use `evalkit evaluate`")
     ref, dist = load_pair(args.ref, args.dist)
-    values = compute_pair(ref, dist, names, device=args.device)
+    for w in check_references([args.ref], strict=args.strict):
+        print(f"warning: {w}", file=sys.stderr)
+    from evalkit.cli.faults import about
+
+    with about(args.ref, args.dist):
+        values = compute_pair(ref, dist, names, device=args.device)
     if args.json:
         print(json.dumps({n: json_value(v) for n, v in values.items()}, allow_nan=False))
     else:

@@ -28,6 +28,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from evalkit.cli.faults import about
     from evalkit.errors import RateControlError
     from evalkit.evaluate.results import read_results, table_format, write_table
     from evalkit.provenance import file_sha256, provenance, write_sidecar
@@ -35,17 +36,19 @@ def run(args: argparse.Namespace) -> int:
 
     if args.out:
         table_format(args.out)  # a bad suffix fails before any work
-    results = read_results(args.results)
+    with about(args.results):
+        results = read_results(args.results)
     targets = args.min_psnr_agg is not None or args.min_ms_ssim_agg is not None
     if targets == (args.budget_bpp is not None):
         raise RateControlError("give either --budget-bpp or --min-psnr-agg/--min-ms-ssim-agg, "
                                "not both or neither")
-    if targets:
-        res = transparent(results, args.codec, psnr_agg=args.min_psnr_agg,
-                          ms_ssim_agg=args.min_ms_ssim_agg)
-    else:
-        res = rate_control(results, args.codec, args.budget_bpp, maximize=args.maximize,
-                           solver=args.solver)
+    with about(args.results):
+        if targets:
+            res = transparent(results, args.codec, psnr_agg=args.min_psnr_agg,
+                              ms_ssim_agg=args.min_ms_ssim_agg)
+        else:
+            res = rate_control(results, args.codec, args.budget_bpp, maximize=args.maximize,
+                               solver=args.solver)
     if not res.feasible:
         print(f"infeasible: {res.message}")
         return 1

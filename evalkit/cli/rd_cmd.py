@@ -32,9 +32,12 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    import sys
+    import warnings
     from pathlib import Path
 
     from evalkit.cli.arguments import comma_list
+    from evalkit.cli.faults import about
     from evalkit.errors import RDError
     from evalkit.evaluate.results import read_table
     from evalkit.provenance import file_sha256, provenance, write_sidecar
@@ -49,16 +52,24 @@ def run(args: argparse.Namespace) -> int:
                 "codecs": codecs, "ms_ssim_db": args.ms_ssim_db, "pooling": args.pooling}
     inputs = {str(args.results): file_sha256(args.results)}
     if args.out:
-        paths = plot_rd(table, metrics, args.out, references=args.reference,
-                        ms_ssim_db=args.ms_ssim_db, pooling=args.pooling, codecs=codecs,
-                        title=args.title, formats=args.formats)
+        with about(args.results), warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            paths = plot_rd(table, metrics, args.out, references=args.reference,
+                            ms_ssim_db=args.ms_ssim_db, pooling=args.pooling, codecs=codecs,
+                            title=args.title, formats=args.formats)
+        for w in caught:
+            if issubclass(w.category, UserWarning):
+                print(f"warning: {args.results}: {w.message}", file=sys.stderr)
         for path in paths:
             write_sidecar(path, provenance(settings, inputs=inputs))
             print(f"wrote {path}")
     if args.export_compressai:
-        for codec in codecs or sorted(set(rd_points(table, metrics[0])["codec"])):
+        with about(args.results):
+            names = codecs or sorted(set(rd_points(table, metrics[0])["codec"]))
+        for codec in names:
             out = Path(args.export_compressai) / f"{codec}.json"
-            write_compressai_json(table, codec, out, pooling=args.pooling,
-                                  description=f"evalkit results from {args.results}")
+            with about(args.results):
+                write_compressai_json(table, codec, out, pooling=args.pooling,
+                                      description=f"evalkit results from {args.results}")
             print(f"wrote {out}")
     return 0

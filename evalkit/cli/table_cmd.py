@@ -28,15 +28,18 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from evalkit.cli.arguments import comma_list
+    from evalkit.cli.faults import about
     from evalkit.cli.output import emit_text
-    from evalkit.evaluate.results import read_results
+    from evalkit.evaluate.results import read_table
     from evalkit.paper_table import paper_table
 
-    results = read_results(args.results)
-    if args.per_method:
-        return _run_per_method(results, args)
-    text = paper_table(results, images=comma_list(args.images), codecs=comma_list(args.codecs),
-                       metrics=comma_list(args.metrics), fmt=args.format)
+    results = read_table(args.results)  # paper_table checks the columns it needs (bpp, not bytes)
+    with about(args.results):
+        if args.per_method:
+            return _run_per_method(results, args)
+        text = paper_table(results, images=comma_list(args.images),
+                           codecs=comma_list(args.codecs), metrics=comma_list(args.metrics),
+                           fmt=args.format)
     emit_text(text, args)
     return 0
 

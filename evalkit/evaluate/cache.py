@@ -13,8 +13,20 @@ Keys
     the setting, plus metric, version and weight hashes.
 
 File names never enter a key, so renaming or moving runs keeps their cached values, and a
-changed file (new content) is always recomputed.  File hashes themselves are memoised per
-``(absolute path, size, mtime_ns)`` so warm runs do not re-read every image.
+changed file (new content) is always recomputed.  Every file is hashed again on every run
+(:func:`content_hashes`): a memo keyed on path, size and mtime would hand back a stale value for
+a file whose pixels changed while ``cp -p`` or ``rsync -t`` kept its size and mtime.  SHA-256
+(rather than a faster non-cryptographic hash such as xxh3) because the inputs may be hostile: a
+reconstruction crafted to collide with another file's hash must not inherit its cached scores.
+``bench/evaluate.py`` measures the cost (about 20 ms per 15 MB, i.e. Kodak-24, on one core).
+
+Faults (all :class:`~evalkit.errors.CacheError`, one line naming the file, except the first):
+  * a file that is not an SQLite database, or a damaged one, found when the cache is opened: it is
+    moved aside to ``<name>.corrupt-<UTC time>`` with a :class:`CacheWarning` and a new cache is
+    built (values are recomputed, nothing is lost that the cache could still give);
+  * a folder that cannot be created or written, a read-only database: refused when the cache is
+    opened, i.e. *before* anything is computed (use ``--cache PATH`` or ``--no-cache``);
+  * a full disk or damage found later, while the run is going.
 
 Default location: ``$EVALKIT_CACHE_DIR/evaluate.sqlite`` (default ``~/.cache/evalkit``).  Keys
 are content-based, so one cache is safely shared by every project on the machine.
@@ -22,21 +34,26 @@ are content-based, so one cache is safely shared by every project on the machine
 
 from __future__ import annotations
 
+import errno
+import functools
 import hashlib
 import math
 import os
 import sqlite3
+import warnings
+from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Iterable
+
+from evalkit.errors import CacheError
 
 CACHE_DIR_ENV = "EVALKIT_CACHE_DIR"
 SCHEMA_VERSION = "1"
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS file_hash (
-    path TEXT NOT NULL, size INTEGER NOT NULL, mtime_ns INTEGER NOT NULL, sha256 TEXT NOT NULL,
-    PRIMARY KEY (path, size, mtime_ns));
+DROP TABLE IF EXISTS file_hash;
 CREATE TABLE IF NOT EXISTS image_size (
     sha256 TEXT PRIMARY KEY, width INTEGER NOT NULL, height INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS pair_value (
@@ -53,6 +70,67 @@ def default_cache_path() -> Path:
     env = os.environ.get(CACHE_DIR_ENV)
     base = Path(env).expanduser() if env else Path.home() / ".cache" / "evalkit"
     return base / "evaluate.sqlite"
+
+
+class CacheWarning(UserWarning):
+    """The cache file was damaged and has been moved aside (a new one is built)."""
+
+
+def content_hashes(paths: Iterable[Path], workers: int = 0) -> dict[Path, str]:
+    """``{path: sha256 of its bytes}``, read in ``workers`` threads (0: in this thread).
+
+    Raises:
+        CacheError: a file cannot be read (named).
+    """
+    from evalkit.provenance import file_sha256
+
+    def one(p: Path) -> str:
+        try:
+            return file_sha256(p)
+        except OSError as exc:
+            raise CacheError(f"{p}: cannot read it to hash its content ({exc.strerror or exc})") from None
+
+    paths = list(paths)
+    if workers > 0 and len(paths) > 1:
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            return dict(zip(paths, pool.map(one, paths)))
+    return {p: one(p) for p in paths}
+
+
+def _is_corrupt(exc: sqlite3.DatabaseError) -> bool:
+    """Damage (not a database, malformed image), as opposed to a busy/locked/read-only cache."""
+    return not isinstance(exc, sqlite3.OperationalError) or "malformed" in str(exc)
+
+
+def _fault(path: Path, exc: Exception) -> CacheError:
+    """One-line :class:`CacheError` for an SQLite or OS error on the cache at ``path``."""
+    text = str(exc).lower()
+    err = getattr(exc, "errno", None)
+    fix = "choose another file with --cache PATH, or run with --no-cache"
+    if err in (errno.ENOSPC, errno.EDQUOT) or "disk is full" in text:
+        return CacheError(f"{path}: no space left for the evaluation cache; free some space, "
+                          f"or {fix}")
+    if err in (errno.EACCES, errno.EPERM, errno.EROFS) or "readonly" in text \
+            or "unable to open" in text or "read-only" in text:
+        return CacheError(f"{path}: the evaluation cache cannot be written ({exc}); {fix}")
+    if "locked" in text or "busy" in text:
+        return CacheError(f"{path}: the evaluation cache is locked by another process for too "
+                          f"long; wait for it to finish, or {fix}")
+    if isinstance(exc, sqlite3.DatabaseError) and _is_corrupt(exc):
+        return CacheError(f"{path}: the evaluation cache is damaged ({exc}); delete it "
+                          f"(rm '{path}'; values are recomputed), or {fix}")
+    return CacheError(f"{path}: evaluation cache error ({exc}); {fix}")
+
+
+def _guarded(method):
+    """Turn SQLite/OS faults of a cache method into a :class:`CacheError` naming the file."""
+    @functools.wraps(method)
+    def wrapper(self, *args, **kwargs):
+        try:
+            return method(self, *args, **kwargs)
+        except (sqlite3.DatabaseError, OSError) as exc:
+            raise _fault(self.path, exc) from None
+    return wrapper
 
 
 def _to_db(value: float) -> float | None:
@@ -77,14 +155,63 @@ class ResultCache:
 
     def __init__(self, path: str | Path):
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        if self.path.is_dir():
+            raise CacheError(f"{self.path}: is a folder; --cache takes the database file, e.g. "
+                             f"{self.path / 'evaluate.sqlite'}")
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise CacheError(f"{self.path.parent}: cannot create the cache folder "
+                             f"({exc.strerror or exc}); choose another file with --cache PATH, "
+                             "or run with --no-cache") from None
+        try:
+            self._open()
+        except sqlite3.DatabaseError as exc:
+            if not _is_corrupt(exc):
+                raise _fault(self.path, exc) from None
+            self._move_aside(exc)
+            try:
+                self._open()
+            except (sqlite3.DatabaseError, OSError) as exc2:
+                raise _fault(self.path, exc2) from None
+        except OSError as exc:
+            raise _fault(self.path, exc) from None
+
+    def _open(self) -> None:
         self._db = sqlite3.connect(self.path, timeout=60.0, isolation_level=None)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        # NORMAL in WAL mode: a committed row survives a crash of this process (not
-        # necessarily a power cut), which is what resuming a killed run needs.
-        self._db.execute("PRAGMA synchronous=NORMAL")
-        self._db.executescript(_SCHEMA)
-        self._db.execute("INSERT OR IGNORE INTO meta VALUES ('schema', ?)", (SCHEMA_VERSION,))
+        try:
+            self._db.execute("PRAGMA journal_mode=WAL")
+            # NORMAL in WAL mode: a committed row survives a crash of this process (not
+            # necessarily a power cut), which is what resuming a killed run needs.
+            self._db.execute("PRAGMA synchronous=NORMAL")
+            self._db.executescript(_SCHEMA)
+            # A real write now, so a cache that cannot be written fails before any work.
+            with self._db:
+                self._db.execute("BEGIN IMMEDIATE")
+                self._db.execute("INSERT OR IGNORE INTO meta VALUES ('schema', ?)",
+                                 (SCHEMA_VERSION,))
+                self._db.execute("INSERT OR REPLACE INTO meta VALUES ('opened', ?)",
+                                 (datetime.now(timezone.utc).isoformat(timespec="seconds"),))
+        except BaseException:
+            self._db.close()
+            raise
+
+    def _move_aside(self, exc: Exception) -> None:
+        stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+        aside = self.path.with_name(f"{self.path.name}.corrupt-{stamp}")
+        try:
+            os.replace(self.path, aside)
+            for extra in ("-wal", "-shm"):  # SQLite's side files belong to the damaged database
+                side = self.path.with_name(self.path.name + extra)
+                if side.exists():
+                    os.replace(side, aside.with_name(aside.name + extra))
+        except OSError as exc2:
+            raise CacheError(f"{self.path}: the evaluation cache is damaged ({exc}) and cannot be "
+                             f"moved aside ({exc2.strerror or exc2}); delete it (rm "
+                             f"'{self.path}'), or run with --no-cache") from None
+        warnings.warn(f"{self.path}: the evaluation cache was damaged ({exc}); moved it to "
+                      f"{aside.name} and started a new one (values are recomputed)",
+                      CacheWarning, stacklevel=3)
 
     def close(self) -> None:
         self._db.close()
@@ -95,30 +222,15 @@ class ResultCache:
     def __exit__(self, *exc) -> None:
         self.close()
 
-    # file hashes -----------------------------------------------------------------------
-    def known_hash(self, path: Path) -> str | None:
-        st = path.stat()
-        row = self._db.execute(
-            "SELECT sha256 FROM file_hash WHERE path=? AND size=? AND mtime_ns=?",
-            (str(path.resolve()), st.st_size, st.st_mtime_ns)).fetchone()
-        return row[0] if row else None
-
-    def remember_hashes(self, items: Iterable[tuple[Path, str]]) -> None:
-        rows = []
-        for path, digest in items:
-            st = path.stat()
-            rows.append((str(path.resolve()), st.st_size, st.st_mtime_ns, digest))
-        with self._db:
-            self._db.execute("BEGIN IMMEDIATE")
-            self._db.executemany("INSERT OR REPLACE INTO file_hash VALUES (?, ?, ?, ?)", rows)
-
     # image sizes -----------------------------------------------------------------------
+    @_guarded
     def image_size(self, sha: str) -> tuple[int, int] | None:
         row = self._db.execute("SELECT width, height FROM image_size WHERE sha256=?",
                                (sha,)).fetchone()
         return (int(row[0]), int(row[1])) if row else None
 
     # pair values -----------------------------------------------------------------------
+    @_guarded
     def get_pair(self, ref: str, dist: str, metric: str, version: str,
                  weights: str) -> float | None:
         """Cached value, or None when absent (a stored NaN comes back as ``nan``)."""
@@ -127,6 +239,7 @@ class ResultCache:
             "AND weights=?", (ref, dist, metric, version, weights)).fetchone()
         return None if row is None else _from_db(row[0])
 
+    @_guarded
     def put_row(self, ref: str, dist: str, size: tuple[int, int],
                 values: dict[str, tuple[float, str, str]]) -> None:
         """Commit one image's values ``{metric: (value, version, weights)}`` in one transaction."""
@@ -139,10 +252,12 @@ class ResultCache:
                 [(ref, dist, m, ver, w, _to_db(v)) for m, (v, ver, w) in values.items()])
 
     # set values ------------------------------------------------------------------------
+    @_guarded
     def get_set(self, key: str) -> float | None:
         row = self._db.execute("SELECT value FROM set_value WHERE key=?", (key,)).fetchone()
         return None if row is None else _from_db(row[0])
 
+    @_guarded
     def put_set(self, key: str, metric: str, value: float) -> None:
         with self._db:
             self._db.execute("BEGIN IMMEDIATE")
@@ -157,12 +272,6 @@ class NullCache(ResultCache):
         self.path = None
 
     def close(self) -> None:
-        pass
-
-    def known_hash(self, path: Path) -> str | None:
-        return None
-
-    def remember_hashes(self, items) -> None:
         pass
 
     def image_size(self, sha: str) -> tuple[int, int] | None:

@@ -71,9 +71,11 @@ def metric_columns(df: pd.DataFrame) -> list[str]:
     return [c for c in df.columns if c not in RESULT_COLUMNS and c not in TIMING_COLUMNS]
 
 
-def check_results(df: pd.DataFrame, metrics: list[str] | tuple[str, ...] = ()) -> None:
-    """Raise :class:`ResultsError` unless ``df`` has the results columns (and ``metrics``)."""
-    missing = [c for c in (*RESULT_COLUMNS, *metrics) if c not in df.columns]
+def check_results(df: pd.DataFrame, metrics: list[str] | tuple[str, ...] = (),
+                  columns: tuple[str, ...] = RESULT_COLUMNS) -> None:
+    """Raise :class:`ResultsError` unless ``df`` has ``columns`` (default: all the results
+    columns) and ``metrics``."""
+    missing = [c for c in (*columns, *metrics) if c not in df.columns]
     if missing:
         raise ResultsError(f"results table must have columns {', '.join(missing)}; "
                            f"got {', '.join(map(str, df.columns))}")
@@ -81,22 +83,66 @@ def check_results(df: pd.DataFrame, metrics: list[str] | tuple[str, ...] = ()) -
         raise ResultsError("results table must have at least one row, got none")
 
 
+#: Columns of a results/summary table that hold text; every other column holds numbers.
+TEXT_COLUMNS: tuple[str, ...] = ("codec", "setting", "image")
+
+
+def _check_numbers(df: pd.DataFrame, path: Path) -> pd.DataFrame:
+    """Every column but :data:`TEXT_COLUMNS` must hold numbers (empty cells are NaN); ``bytes``
+    whole non-negative numbers.  Raises :class:`ResultsError` naming file, column and row."""
+    import numpy as np
+
+    for col in df.columns:
+        if col in TEXT_COLUMNS or pd.api.types.is_numeric_dtype(df[col]):
+            continue
+        numbers = pd.to_numeric(df[col], errors="coerce")
+        bad = numbers.isna() & df[col].notna() & (df[col].astype(str).str.strip() != "")
+        if bad.any():
+            i = int(np.flatnonzero(bad.to_numpy())[0])
+            raise ResultsError(f"{path}: column {col} must hold numbers, got {df[col].iat[i]!r} "
+                               f"in row {i + 2}; fix or remove that row")
+        df[col] = numbers
+    if "bytes" in df.columns:
+        b = df["bytes"].astype("float64")
+        bad = b.notna() & ((b != np.round(b)) | (b < 0) | ~np.isfinite(b))
+        if bad.any():
+            i = int(np.flatnonzero(bad.to_numpy())[0])
+            raise ResultsError(f"{path}: column bytes must hold whole non-negative numbers, got "
+                               f"{df['bytes'].iat[i]!r} in row {i + 2}")
+        df["bytes"] = b.astype("Int64")
+    elif "bpp" in df.columns:  # rates known by bpp alone (e.g. published points): bytes unknown
+        df["bytes"] = pd.array([pd.NA] * len(df), dtype="Int64")
+    return df
+
+
 def read_table(path: str | Path) -> pd.DataFrame:
-    """Read a results or summary table written by :func:`write_table` (CSV or Parquet)."""
+    """Read a results or summary table written by :func:`write_table` (CSV or Parquet).
+
+    Every column but ``codec``, ``setting`` and ``image`` must hold numbers; ``bytes`` whole
+    numbers.  A table without a ``bytes`` column but with ``bpp`` reads with ``bytes`` unknown
+    (NA), as for rows whose manifest gave only ``bpp``.
+
+    Raises:
+        ResultsError: the file is missing, not a table, or holds text where numbers belong
+            (naming the file, column and row).
+    """
     path = Path(path)
     fmt = table_format(path)
     if not path.is_file():
         raise ResultsError(f"{path}: no such results file")
     try:
         if fmt == "csv":
-            df = pd.read_csv(path, dtype={"codec": str, "setting": str, "image": str})
+            df = pd.read_csv(path, dtype={c: str for c in TEXT_COLUMNS}, encoding="utf-8")
         else:
             df = pd.read_parquet(path)
+    except UnicodeDecodeError:
+        raise ResultsError(f"{path}: not a text CSV file (cannot decode it as UTF-8); give the "
+                           "results table `evalkit evaluate` wrote") from None
     except Exception as exc:  # pandas/pyarrow raise many types
-        raise ResultsError(f"{path}: cannot read table ({exc.__class__.__name__}: {exc})") from exc
-    if "bytes" in df.columns:
-        df["bytes"] = df["bytes"].astype("Int64")
-    return df
+        reason = " ".join(str(exc).split())  # parser messages span lines; the error is one
+        raise ResultsError(f"{path}: cannot read table ({exc.__class__.__name__}: {reason}); "
+                           "give the results table `evalkit evaluate` wrote") from exc
+    return _check_numbers(df, path)
 
 
 def read_results(path: str | Path, metrics: list[str] | tuple[str, ...] = ()) -> pd.DataFrame:
@@ -106,15 +152,21 @@ def read_results(path: str | Path, metrics: list[str] | tuple[str, ...] = ()) ->
     return df
 
 
+def write_table_to(df: pd.DataFrame, tmp: str | Path, fmt: str) -> None:
+    """Write ``df`` as ``fmt`` (``csv``/``parquet``) to ``tmp`` (no atomicity: see
+    :func:`write_table`)."""
+    if fmt == "csv":
+        df.to_csv(tmp, index=False, float_format="%.10g")
+    else:
+        df.to_parquet(tmp, index=False)
+
+
 def write_table(df: pd.DataFrame, path: str | Path) -> Path:
     """Write ``df`` to ``path`` (``.csv`` or ``.parquet``) atomically (temp file + rename)."""
     path = Path(path)
     fmt = table_format(path)
     with atomic_target(path) as tmp:
-        if fmt == "csv":
-            df.to_csv(tmp, index=False, float_format="%.10g")
-        else:
-            df.to_parquet(tmp, index=False)
+        write_table_to(df, tmp, fmt)
     return path
 
 

@@ -25,7 +25,13 @@ import pandas as pd
 
 from evalkit.errors import EvaluationError
 from evalkit.evaluate.aggregates import summarize
-from evalkit.evaluate.cache import NullCache, ResultCache, default_cache_path, set_key
+from evalkit.evaluate.cache import (
+    NullCache,
+    ResultCache,
+    content_hashes,
+    default_cache_path,
+    set_key,
+)
 from evalkit.evaluate.results import (
     RESULT_COLUMNS,
     default_summary_path,
@@ -68,29 +74,6 @@ def _metric_identity(name: str) -> tuple[Any, str, str]:
     spec = get_spec(name)
     hashes = [f"{w}={sha256_of(resolve(w))}" for w in spec.needs_weights]
     return spec, str(spec.version), ",".join(hashes)
-
-
-def _hash_files(paths: list[Path], cache: ResultCache, workers: int) -> dict[Path, str]:
-    from evalkit.provenance import file_sha256
-
-    out: dict[Path, str] = {}
-    todo = []
-    for p in paths:
-        known = cache.known_hash(p)
-        if known is None:
-            todo.append(p)
-        else:
-            out[p] = known
-    if todo:
-        if workers > 0:
-            with ThreadPoolExecutor(max_workers=workers) as pool:
-                digests = list(pool.map(file_sha256, todo))
-        else:
-            digests = [file_sha256(p) for p in todo]
-        new = dict(zip(todo, digests))
-        cache.remember_hashes(new.items())
-        out.update(new)
-    return out
 
 
 def _load(entry: RunEntry) -> tuple[np.ndarray, np.ndarray]:
@@ -181,7 +164,7 @@ def evaluate(refs: str | Path, runs: str | Path, metrics: Sequence[str] | str | 
         store = ResultCache(cache)
     with store:
         paths = sorted({p for e in entries for p in (e.reference, e.reconstruction)})
-        sha = _hash_files(paths, store, workers)
+        sha = content_hashes(paths, workers)  # content, never path+size+mtime
         values: dict[int, dict[str, float]] = {}
         sizes: dict[int, tuple[int, int]] = {}
         todo: list[int] = []
@@ -259,13 +242,32 @@ def evaluate(refs: str | Path, runs: str | Path, metrics: Sequence[str] | str | 
 def write_evaluation(ev: Evaluation, out: str | Path,
                      summary_out: str | Path | None = None) -> list[Path]:
     """Write the results table to ``out`` (``.csv``/``.parquet``), the summary beside it (or to
-    ``summary_out``), and a provenance sidecar ``<file>.json`` for each; returns the paths."""
-    from evalkit.provenance import provenance, write_sidecar
+    ``summary_out``), and a provenance sidecar ``<file>.json`` for each; returns the paths.
+
+    All or nothing: the four files are written to temporary files first and renamed into place
+    only when every one was written (a full disk leaves no half set behind)."""
+    import contextlib
+    import json
+
+    from evalkit.evaluate.results import write_table_to
+    from evalkit.provenance import WRITE_FAULTS, atomic_target, output_error, provenance, sidecar_path
 
     out = Path(out)
     summary_out = Path(summary_out) if summary_out else default_summary_path(out)
-    table_format(out), table_format(summary_out)  # both valid before anything is written
-    written = [write_table(ev.results, out), write_table(ev.summary, summary_out)]
+    formats = table_format(out), table_format(summary_out)  # both valid before anything is written
     record = provenance(ev.provenance, outputs={"results": str(out), "summary": str(summary_out)})
-    written += [write_sidecar(out, record), write_sidecar(summary_out, record)]
-    return written
+    text = json.dumps(record, indent=2, sort_keys=True, default=str) + "\n"
+    paths = [out, summary_out, sidecar_path(out), sidecar_path(summary_out)]
+    with contextlib.ExitStack() as stack:
+        tmps = [stack.enter_context(atomic_target(p)) for p in paths]
+        writers = [lambda t: write_table_to(ev.results, t, formats[0]),
+                   lambda t: write_table_to(ev.summary, t, formats[1]),
+                   lambda t: Path(t).write_text(text), lambda t: Path(t).write_text(text)]
+        for path, tmp, write in zip(paths, tmps, writers):
+            try:
+                write(tmp)
+            except OSError as exc:  # name the output, not its temporary file
+                if exc.errno in WRITE_FAULTS:
+                    raise output_error(path, exc) from None
+                raise
+    return paths

@@ -8,9 +8,18 @@ Pooling of the per-image values of one setting:
   metrics fall back to their pixel-weighted mean.
 
 ``ms_ssim_db=True`` plots/compares MS-SSIM as ``-10*log10(1 - x)`` dB.
+
+Only ``codec``, ``setting``, ``bpp`` and the metric are needed: a per-image table without
+``bytes`` (rates known by bpp alone, e.g. published points) works, and one without ``width``/
+``height`` too with ``"mean"`` pooling (``"clic"`` pooling weights images by their pixels).
+
+A metric with no value at all (every cell empty/NaN) is an :class:`RDError`; points whose value
+is NaN (a setting where the metric is missing) are dropped with an :class:`RDWarning` naming them.
 """
 
 from __future__ import annotations
+
+import warnings
 
 import numpy as np
 import pandas as pd
@@ -20,21 +29,39 @@ from evalkit.errors import RDError
 POOLINGS = ("mean", "clic")
 
 
+class RDWarning(UserWarning):
+    """Some RD points cannot be drawn or compared (their metric value is missing)."""
+
+
 def ms_ssim_to_db(x: np.ndarray | pd.Series | float) -> np.ndarray:
     """``-10*log10(1 - x)``; MS-SSIM 1 gives ``inf``."""
     with np.errstate(divide="ignore"):
         return -10.0 * np.log10(1.0 - np.asarray(x, dtype=np.float64))
 
 
+def _mean_summary(table: pd.DataFrame) -> pd.DataFrame:
+    """Mean of bpp and of every numeric column per (codec, setting), for per-image tables
+    without pixel counts (no CLIC aggregates possible)."""
+    values = [c for c in table.columns if c not in ("codec", "setting", "image", "bytes")
+              and pd.api.types.is_numeric_dtype(table[c])]
+    return (table.groupby(["codec", "setting"], sort=True)[values].mean().reset_index())
+
+
 def to_summary(table: pd.DataFrame) -> pd.DataFrame:
     """The summary of a results table (or the table itself if it already is a summary)."""
-    if "image" in table.columns:
-        from evalkit.evaluate.aggregates import summarize
+    missing = [c for c in ("codec", "setting", "bpp") if c not in table.columns]
+    if missing:
+        raise RDError(f"table must have columns codec, setting and bpp; missing "
+                      f"{', '.join(missing)} (got {', '.join(map(str, table.columns))})")
+    if "image" not in table.columns:
+        return table
+    from evalkit.evaluate.aggregates import summarize
 
-        return summarize(table)
-    if not {"codec", "setting", "bpp"} <= set(table.columns):
-        raise RDError(f"table must have columns codec, setting, bpp; got {list(table.columns)}")
-    return table
+    if not {"width", "height"} <= set(table.columns):
+        return _mean_summary(table)
+    if "bytes" not in table.columns:  # rate known by bpp alone
+        table = table.assign(bytes=pd.array([pd.NA] * len(table), dtype="Int64"))
+    return summarize(table)
 
 
 def _pooled_column(summary: pd.DataFrame, table: pd.DataFrame, metric: str,
@@ -57,7 +84,11 @@ def _pooled_column(summary: pd.DataFrame, table: pd.DataFrame, metric: str,
         return "bpp_agg", pd.Series(vals, index=summary.index)
     if metric in summary.columns and "bpp_agg" in summary.columns:  # set-level metrics
         return "bpp_agg", summary[metric]
-    raise RDError(f"no CLIC aggregate of {metric!r} in the table")
+    if metric not in table.columns and metric not in summary.columns:
+        raise RDError(f"metric must be a column of the table, got {metric!r}; available: "
+                      f"{', '.join(map(str, table.columns))}")
+    raise RDError(f"no CLIC aggregate of {metric!r} in the table (clic pooling needs "
+                  f"{metric}_agg and bpp_agg, or per-image width and height); use --pooling mean")
 
 
 def rd_points(table: pd.DataFrame, metric: str, *, pooling: str = "mean",
@@ -82,6 +113,24 @@ def rd_points(table: pd.DataFrame, metric: str, *, pooling: str = "mean",
                         "setting": summary["setting"].astype(str),
                         "bpp": summary[bpp_col].astype(np.float64),
                         "value": values.astype(np.float64).to_numpy()})
+    if "image" in table.columns and metric in table.columns:
+        # a mean over only some of a setting's images is not comparable with the others: such
+        # settings count as having no value (the summary's mean would skip NaN silently)
+        gaps = table[table[metric].isna()]
+        partial = set(zip(gaps["codec"].astype(str), gaps["setting"].astype(str)))
+        if partial:
+            hit = [(c, s_) in partial for c, s_ in zip(pts["codec"], pts["setting"])]
+            pts.loc[hit, "value"] = np.nan
+    if pts["value"].isna().all():
+        raise RDError(f"column {metric} holds no values (every one is empty or NaN); evaluate "
+                      f"with --metrics {metric} or pick another --metric")
+    empty = pts["value"].isna()
+    if empty.any():
+        names = [f"{c}/{s}" for c, s in zip(pts.loc[empty, "codec"], pts.loc[empty, "setting"])]
+        warnings.warn(f"{metric} is missing (empty/NaN) for some or all images of "
+                      f"{', '.join(names)}: left out of the curves",
+                      RDWarning, stacklevel=2)
+        pts = pts[~empty]
     if ms_ssim_db and metric == "ms_ssim":
         pts["value"] = ms_ssim_to_db(pts["value"])
     if codecs:

@@ -58,9 +58,13 @@ def test_ambiguous_and_multiple_bitstreams(layout):
 
 
 @pytest.mark.parametrize("manifest, message", [
-    ("name,bytes\ncoffee,10\n", "needs columns image and bytes"),
-    ("image,bytes\ncoffee,ten\n", r"manifest\.csv:2: bad number"),
-    ("image,bytes\ncoffee,-5\n", "rate must be a non-negative number"),
+    ("name,bytes\ncoffee,10\n", "needs a header line with columns image and bytes"),
+    ("image,bytes\ncoffee,ten\n", r"manifest\.csv:2: column bytes must be a whole number"),
+    ("image,bytes\ncoffee,-5\n", "column bytes must be a positive rate"),
+    ("image,bytes\ncoffee,0\n", "column bytes must be a positive rate, got '0'"),
+    ("image,bpp\ncoffee,nan\n", "column bpp must be a positive rate, got 'nan'"),
+    ("image,bytes\ncoffee,10\ncoffee.png,12\n", r"manifest\.csv:3: image 'coffee' is listed "
+                                                 "twice \\(also on line 2\\)"),
     ("image,bytes,bpp\ncoffee,,\n", "no bytes or bpp"),
 ])
 def test_bad_manifests(layout, manifest, message):
@@ -118,7 +122,8 @@ def test_cli_prints_warnings_and_one_line_errors(layout, tmp_path, capsys):
     Image.fromarray(refs["coffee"]).save(d / "coffee.png")
     assert main(base) == 1
     err = capsys.readouterr().err
-    assert err.startswith("evalkit evaluate: error: invalid runs layout") and "coffee.png" in err
+    assert err.startswith("evalkit evaluate: error: ") and "coffee.png: no bitstream" in err
+    assert len(err.strip().splitlines()) == 1
 
 
 def test_negative_workers(layout):
