@@ -36,7 +36,6 @@ from evalkit.evaluate.results import (
     RESULT_COLUMNS,
     default_summary_path,
     table_format,
-    write_table,
 )
 from evalkit.evaluate.timings import attach_timings
 from evalkit.layout import LayoutReport, RunEntry, discover_runs
