@@ -6,6 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from evalkit.commalist import comma_list
 from evalkit.errors import CodecError
 
 HIFIC_PREFIX = "hific-"
@@ -85,9 +86,7 @@ def add_parser(subparsers) -> None:
 
 def _numbers(text: str, what: str) -> list[float]:
     out = []
-    for part in (s.strip() for s in text.split(",")):
-        if not part:
-            continue
+    for part in comma_list(text) or ():
         try:
             out.append(float(part))
         except ValueError:
@@ -129,7 +128,7 @@ def run(args: argparse.Namespace) -> int:
     if not args.refs or not args.runs:
         raise CodecError("--refs and --runs are required (unless --list-codecs/--list-references)")
     _check_references(args.refs, args.strict)
-    names = [s.strip() for s in args.codec.split(",") if s.strip()]
+    names = comma_list(args.codec) or []
     hific = [n for n in names if n.startswith(HIFIC_PREFIX)]
     classic = [n for n in names if not n.startswith(HIFIC_PREFIX)]
     progress = not args.no_progress

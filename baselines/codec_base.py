@@ -13,6 +13,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from evalkit.errors import CodecError
+from evalkit.pixels import check_rgb_uint8
 
 
 @dataclass(frozen=True)
@@ -27,11 +28,6 @@ class Encoded:
     @property
     def nbytes(self) -> int:
         return len(self.bitstream)
-
-
-def bits_per_pixel(nbytes: int, width: int, height: int) -> float:
-    """``nbytes * 8 / (width * height)``, the rate convention of :mod:`evalkit.layout`."""
-    return nbytes * 8.0 / (width * height)
 
 
 class Codec(ABC):
@@ -113,8 +109,7 @@ class Codec(ABC):
     def encode(self, pixels: np.ndarray, value: float) -> tuple[bytes, float]:
         """Bitstream of ``pixels`` (H, W, 3 uint8) at ``value`` and the encode wall time (s)."""
         value = self.check_value(value)
-        if pixels.dtype != np.uint8 or pixels.ndim != 3 or pixels.shape[2] != 3:
-            raise CodecError(f"pixels must be an (H, W, 3) uint8 array, got {pixels.dtype} {pixels.shape}")
+        check_rgb_uint8(pixels, "pixels", CodecError)
         pixels = np.ascontiguousarray(pixels)
         t0 = time.perf_counter()
         data = bytes(self._encode(pixels, value))
@@ -139,6 +134,5 @@ class Codec(ABC):
         arr = np.asarray(self._decode(data))
         if arr.ndim == 2:
             arr = np.repeat(arr[:, :, None], 3, axis=2)
-        if arr.dtype != np.uint8 or arr.ndim != 3 or arr.shape[2] != 3:
-            raise CodecError(f"{self.name}: decoder returned {arr.dtype} {arr.shape}, expected RGB uint8")
+        check_rgb_uint8(arr, f"{self.name}: decoded image", CodecError)
         return np.ascontiguousarray(arr)

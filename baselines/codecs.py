@@ -28,9 +28,11 @@ from typing import Any
 
 import numpy as np
 
-from baselines.codec_base import Codec, Encoded, bits_per_pixel
+from baselines.codec_base import Codec, Encoded
+from evalkit.commalist import comma_list
 from evalkit.errors import CodecError
 from evalkit.provenance import package_version
+from evalkit.rate import bits_per_pixel
 
 __all__ = ["CODECS", "Codec", "Encoded", "bits_per_pixel", "get_codec", "parse_codec_list"]
 
@@ -304,11 +306,8 @@ def get_codec(name: str) -> Codec:
 
 def parse_codec_list(text: str | list[str]) -> list[str]:
     """``"jpeg,webp"`` -> ``["jpeg", "webp"]`` (validated names, duplicates removed)."""
-    names = text.split(",") if isinstance(text, str) else list(text)
     out: list[str] = []
-    for n in (s.strip() for s in names):
-        if not n:
-            continue
+    for n in comma_list(text) or ():
         if n not in CODECS:
             raise CodecError(f"codec must be one of {', '.join(CODECS)}, got {n!r}")
         if n not in out:

@@ -5,12 +5,14 @@ from __future__ import annotations
 from pathlib import Path
 
 from evalkit.errors import LayoutError
+from evalkit.provenance import atomic_target
 
 #: skimage.data functions that return bundled (no download) colour photographs.
 EXAMPLE_PHOTOS = ("astronaut", "chelsea", "coffee", "rocket")
 
 
-def write_example_references(dest: str | Path, names: tuple[str, ...] = EXAMPLE_PHOTOS) -> list[Path]:
+def write_example_references(dest: str | Path,
+                             names: tuple[str, ...] = EXAMPLE_PHOTOS) -> list[Path]:
     """Write the named scikit-image photographs as ``dest/<name>.png``; returns the paths.
 
     Existing files are left as they are (so re-running a demo is cheap); the folder is created.
@@ -23,11 +25,11 @@ def write_example_references(dest: str | Path, names: tuple[str, ...] = EXAMPLE_
     out = []
     for name in names:
         if name not in EXAMPLE_PHOTOS:
-            raise LayoutError(f"example photo must be one of {', '.join(EXAMPLE_PHOTOS)}, got {name!r}")
+            raise LayoutError(f"example photo must be one of {', '.join(EXAMPLE_PHOTOS)}, "
+                              f"got {name!r}")
         path = dest / f"{name}.png"
         if not path.exists():
-            tmp = dest / f".{name}.png.tmp"
-            Image.fromarray(getattr(skimage.data, name)()).save(tmp, "PNG")
-            tmp.replace(path)
+            with atomic_target(path) as tmp:
+                Image.fromarray(getattr(skimage.data, name)()).save(tmp, "PNG")
         out.append(path)
     return out

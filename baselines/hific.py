@@ -33,6 +33,7 @@ from baselines.staging import RunStager, write_png, write_run_json
 from evalkit.errors import CodecError
 from evalkit.images import read_image
 from evalkit.provenance import file_sha256, provenance
+from evalkit.rate import bits_per_pixel
 
 VARIANTS = ("lo", "mi", "hi")
 DEFAULT_METAGRAPH_DIR = "/tmp/tfc_metagraphs"
@@ -117,8 +118,8 @@ def run_hific(refs_dir: str | Path, runs_dir: str | Path, variant: str, *,
                 raise CodecError(f"HiFiC output {recon} is {out.size}, "
                                  f"reference is {(ref.width, ref.height)}")
             nbytes = stream.stat().st_size
-            rec = {"bytes": nbytes, "bpp": nbytes * 8.0 / ref.pixels_count, "encode_seconds": enc,
-                   "decode_seconds": dec, "width": ref.width, "height": ref.height,
+            rec = {"bytes": nbytes, "bpp": bits_per_pixel(nbytes, ref.width, ref.height),
+                   "encode_seconds": enc, "decode_seconds": dec, "width": ref.width, "height": ref.height,
                    "bitstream": stream.name, "reference_sha256": ref.sha256}
             images[ref.name] = rec
             rows.append({"codec": "hific", "setting": variant, "image": ref.name, **rec})

@@ -28,6 +28,7 @@ from evalkit.evaluate.timings import RUN_JSON_KEYS, read_manifest_timings
 from evalkit.images import IMAGE_EXTENSIONS, read_image
 from evalkit.layout import MANIFEST_NAME, list_references, read_manifest
 from evalkit.provenance import file_sha256, provenance
+from evalkit.rate import bits_per_pixel
 
 #: Columns of the table :func:`import_run` returns.
 IMPORT_COLUMNS = ("codec", "setting", "image", "width", "height", "bytes", "bpp", "rate_source",
@@ -143,7 +144,7 @@ def import_run(recon_dir: str | Path, runs_dir: str | Path, codec: str, setting:
                 info.update(bitstream=f"{stem}{bitstreams[stem].suffix}",
                             bitstream_source=str(bitstreams[stem].resolve()))
             if nbytes is not None:
-                bpp = nbytes * 8.0 / (w * h)
+                bpp = bits_per_pixel(nbytes, w, h)
             info.update(bytes=nbytes, bpp=bpp)
             info.update({RUN_JSON_KEYS[c]: v for c, v in times.get(stem, {}).items()})
             images[stem] = info

@@ -32,6 +32,7 @@ from pathlib import Path
 
 from evalkit.errors import LayoutError
 from evalkit.images import IMAGE_EXTENSIONS
+from evalkit.rate import bits_per_pixel
 
 MANIFEST_NAME = "manifest.csv"
 METADATA_NAME = "run.json"
@@ -63,7 +64,7 @@ class RunEntry:
     def bpp(self, width: int, height: int) -> float:
         """Bits per pixel of the original: ``bytes * 8 / (width * height)``."""
         if self.bytes is not None:
-            return self.bytes * 8.0 / (width * height)
+            return bits_per_pixel(self.bytes, width, height)
         if self.manifest_bpp is None:  # discover_runs never builds such an entry
             raise LayoutError(f"{self.reconstruction}: no rate known")
         return float(self.manifest_bpp)

@@ -154,6 +154,12 @@ def check_writable(*paths: str | Path) -> None:
         os.unlink(probe)
 
 
+def atomic_write_bytes(path: str | Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` via a temporary file and rename: never a half-written file."""
+    with atomic_target(path) as tmp:
+        tmp.write_bytes(data)
+
+
 def sidecar_path(output: str | Path) -> Path:
     output = Path(output)
     return output.with_name(output.name + ".json")

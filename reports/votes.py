@@ -32,12 +32,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from evalkit.commalist import comma_list
 from evalkit.errors import VoteDataError
+from evalkit.vote_table import TIE_CHOICE, VOTE_COLUMNS
 
-#: Columns of the study app's export; a table holding all of them is read as a study export.
-STUDY_COLUMNS = ("study", "rater", "session", "trial", "image", "crop", "method_a", "method_b",
-                 "left", "right", "choice", "is_golden", "golden_failed", "shown_at",
-                 "answered_at", "duration_s")
+#: Columns of the study app's export (the contract :data:`evalkit.vote_table.VOTE_COLUMNS`);
+#: a table holding all of them is read as a study export.
+STUDY_COLUMNS = VOTE_COLUMNS
 
 CANONICAL_COLUMNS = ("rater", "item", "method_a", "method_b", "winner", "is_golden",
                      "golden_failed", "duration_s", "session", "trial", "crop", "chosen_side")
@@ -47,7 +48,7 @@ NO_RATER = "(all)"
 
 def _split_values(text: str | tuple[str, ...] | list[str]) -> tuple[str, ...]:
     if isinstance(text, str):
-        return tuple(v.strip() for v in text.split(",") if v.strip())
+        return tuple(comma_list(text) or ())
     return tuple(str(v).strip() for v in text)
 
 
@@ -168,7 +169,7 @@ def _from_study(df: pd.DataFrame) -> pd.DataFrame:
     winner = np.full(len(out), "", dtype=object)
     winner[choice == a] = "a"
     winner[choice == b] = "b"
-    winner[np.char.lower(choice.astype(str)) == "tie"] = "tie"
+    winner[np.char.lower(choice.astype(str)) == TIE_CHOICE] = "tie"
     winner[choice == ""] = "none"
     bad = winner == ""
     if bad.any():

@@ -1,26 +1,6 @@
 """Vote export: one row per stored vote -- the contract read by ``evalkit report``.
 
-Columns (in this order):
-
-=============  ===========================================================================
-study          study name
-rater          rater id (PROLIFIC_PID, the entered id, or a generated ``r-xxxxxxxx``)
-session        SESSION_ID from the URL, else the browser session that answered
-trial          position of the trial in the rater's plan (0-based)
-image          image name (file stem of the original)
-crop           ``x,y,w,h`` of the shown region, empty for the full image
-method_a       ``codec/setting``, first method of the comparison in the study's canonical order
-method_b       second method; golden trials: ``method_a = original``, ``method_b = golden:<kind>``
-left           method shown on the left ("A" on screen)
-right          method shown on the right ("B" on screen)
-choice         the chosen ``codec/setting`` (``original``/``golden:<kind>`` on golden trials),
-               or the literal ``tie`` for "can't decide"
-is_golden      bool: a golden question (original vs a strongly degraded copy)
-golden_failed  bool: golden trial where the original was not chosen (a tie fails too)
-shown_at       ISO 8601 UTC time the trial was displayed
-answered_at    ISO 8601 UTC time the answer was stored
-duration_s     float seconds between the two
-=============  ===========================================================================
+Columns: :data:`evalkit.vote_table.VOTE_COLUMNS` (the contract, documented there), in that order.
 """
 
 from __future__ import annotations
@@ -30,11 +10,8 @@ from pathlib import Path
 import pandas as pd
 
 from evalkit.provenance import atomic_write_text, provenance, write_sidecar
+from evalkit.vote_table import VOTE_COLUMNS, VOTE_DTYPES
 from study_app.store import VoteStore, as_utc
-
-VOTE_COLUMNS = ("study", "rater", "session", "trial", "image", "crop", "method_a", "method_b",
-                "left", "right", "choice", "is_golden", "golden_failed", "shown_at", "answered_at",
-                "duration_s")
 
 
 def _iso(series: pd.Series) -> pd.Series:
@@ -47,9 +24,7 @@ def votes_table(store: VoteStore, study: str | None = None) -> pd.DataFrame:
     votes = store.frame("votes", study)
     trials = store.frame("trials", study)
     if votes.empty:
-        return pd.DataFrame({c: pd.Series(dtype="bool" if c in ("is_golden", "golden_failed") else
-                                          "float" if c == "duration_s" else
-                                          "int" if c == "trial" else "object")
+        return pd.DataFrame({c: pd.Series(dtype=VOTE_DTYPES.get(c, "object"))
                              for c in VOTE_COLUMNS})
     trials = trials.rename(columns={"idx": "trial"}).drop(columns=["id"])
     df = votes.drop(columns=["id"]).merge(trials, on=["study", "rater", "trial"], how="left",

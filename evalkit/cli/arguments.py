@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
+from evalkit.commalist import comma_list
 
-def comma_list(text: str | None) -> list[str] | None:
-    """``"a, b,,c"`` -> ``["a", "b", "c"]``; None for an empty or missing option."""
-    return [t.strip() for t in (text or "").split(",") if t.strip()] or None
+__all__ = ["comma_list"]

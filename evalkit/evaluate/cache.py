@@ -46,9 +46,9 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Iterable
 
+from evalkit.cache_paths import cache_dir
 from evalkit.errors import CacheError
 
-CACHE_DIR_ENV = "EVALKIT_CACHE_DIR"
 SCHEMA_VERSION = "1"
 
 _SCHEMA = """
@@ -67,9 +67,7 @@ CREATE TABLE IF NOT EXISTS set_value (
 
 def default_cache_path() -> Path:
     """``$EVALKIT_CACHE_DIR/evaluate.sqlite`` or ``~/.cache/evalkit/evaluate.sqlite``."""
-    env = os.environ.get(CACHE_DIR_ENV)
-    base = Path(env).expanduser() if env else Path.home() / ".cache" / "evalkit"
-    return base / "evaluate.sqlite"
+    return cache_dir("evaluate.sqlite")
 
 
 class CacheWarning(UserWarning):

@@ -39,6 +39,7 @@ from evalkit.metrics.inception import (
     resolve_inception_weights,
 )
 from evalkit.metrics.patches import PATCH_SIZE, count_patches
+from evalkit.pixels import check_rgb_uint8
 from evalkit.provenance import package_version
 
 #: Bumped whenever the features computed for given pixels and weights could change.
@@ -62,11 +63,7 @@ def check_image_sets(refs: Sequence[np.ndarray], dists: Sequence[np.ndarray]) ->
         raise MetricError("refs must hold at least one image, got none")
     for i, (r, d) in enumerate(zip(refs, dists)):
         for what, im in (("reference", r), ("reconstruction", d)):
-            if not isinstance(im, np.ndarray) or im.ndim != 3 or im.shape[2] != 3:
-                raise MetricError(f"{what} {i} must be an (H, W, 3) array, got "
-                                  f"{getattr(im, 'shape', type(im).__name__)}")
-            if im.dtype != np.uint8:
-                raise MetricError(f"{what} {i} must be uint8, got {im.dtype}")
+            check_rgb_uint8(im, f"{what} {i}")
         if r.shape != d.shape:
             raise ImagePairError(f"pair {i}: reference and reconstruction shapes differ: "
                                  f"{r.shape} vs {d.shape}")

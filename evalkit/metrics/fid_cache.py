@@ -15,23 +15,19 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from collections import OrderedDict
 from pathlib import Path
 from typing import Any, Sequence
 
 import numpy as np
 
+from evalkit.cache_paths import cache_dir
 from evalkit.provenance import atomic_target, atomic_write_text
-
-CACHE_DIR_ENV = "EVALKIT_CACHE_DIR"
 
 
 def default_feature_dir() -> Path:
     """``$EVALKIT_CACHE_DIR/features`` or ``~/.cache/evalkit/features`` (not created here)."""
-    env = os.environ.get(CACHE_DIR_ENV)
-    base = Path(env).expanduser() if env else Path.home() / ".cache" / "evalkit"
-    return base / "features"
+    return cache_dir("features")
 
 
 def pixels_hash(images: Sequence[np.ndarray]) -> str:

@@ -27,6 +27,7 @@ from typing import Sequence
 import numpy as np
 
 from evalkit.errors import MetricError
+from evalkit.pixels import check_rgb_uint8
 
 #: HiFiC's patch size (FID/256, KID/256).
 PATCH_SIZE = 256
@@ -66,18 +67,10 @@ def count_patches(height: int, width: int, patch_size: int = PATCH_SIZE) -> int:
     return len(patch_positions(height, width, patch_size))
 
 
-def _check_image(image: np.ndarray) -> None:
-    if not isinstance(image, np.ndarray) or image.ndim != 3 or image.shape[2] != 3:
-        shape = getattr(image, "shape", type(image).__name__)
-        raise MetricError(f"image must be an (H, W, 3) array, got {shape}")
-    if image.dtype != np.uint8:
-        raise MetricError(f"image must be uint8, got {image.dtype}")
-
-
 def extract_patches(image: np.ndarray, patch_size: int = PATCH_SIZE) -> np.ndarray:
     """The HiFiC patches of one uint8 ``(H, W, 3)`` image as a ``(P, p, p, 3)`` uint8 array
     (``P`` may be 0 for images smaller than the patch)."""
-    _check_image(image)
+    check_rgb_uint8(image)
     pos = patch_positions(image.shape[0], image.shape[1], patch_size)
     out = np.empty((len(pos), patch_size, patch_size, 3), dtype=np.uint8)
     for i, (y, x) in enumerate(pos):

@@ -25,6 +25,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from evalkit.commalist import comma_list
 from evalkit.errors import MetricError
 from evalkit.provenance import package_version
 
@@ -116,12 +117,8 @@ def metrics_needing(weight: str) -> tuple[str, ...]:
 
 def parse_metric_list(text: str | list[str] | None, default: tuple[str, ...]) -> list[str]:
     """``"psnr,ms_ssim"`` (or a list) -> validated names; ``default`` when empty."""
-    if text is None or text == "" or text == []:
-        names = list(default)
-    elif isinstance(text, str):
-        names = [t.strip() for t in text.split(",") if t.strip()]
-    else:
-        names = [t.strip() for item in text for t in item.split(",") if t.strip()]
+    empty = text is None or text == "" or text == []
+    names = list(default) if empty else (comma_list(text) or [])
     for n in names:
         get_spec(n)
     return list(dict.fromkeys(names))

@@ -8,6 +8,7 @@ import numpy as np
 import torch
 
 from evalkit.errors import ImagePairError, MetricError
+from evalkit.pixels import check_rgb_uint8
 
 
 def to_tensor(images: np.ndarray | Sequence[np.ndarray] | torch.Tensor,
@@ -31,10 +32,7 @@ def to_tensor(images: np.ndarray | Sequence[np.ndarray] | torch.Tensor,
         if len(shapes) != 1:
             raise ImagePairError(f"a batch must hold images of one size, got {sorted(shapes)}")
         arr = np.stack(list(images))
-    if arr.ndim != 4 or arr.shape[-1] != 3:
-        raise MetricError(f"images must be (H, W, 3) or (N, H, W, 3), got {arr.shape}")
-    if arr.dtype != np.uint8:
-        raise MetricError(f"images must be uint8, got {arr.dtype}")
+    check_rgb_uint8(arr, "images", batch=True)
     t = torch.from_numpy(np.ascontiguousarray(arr)).to(device)
     return t.permute(0, 3, 1, 2).to(torch.float32)
 

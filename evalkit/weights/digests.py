@@ -11,20 +11,17 @@ the last writer wins, which at worst costs a recomputation.
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
+from evalkit.cache_paths import cache_dir
 from evalkit.provenance import atomic_write_text, file_digest
 
-CACHE_DIR_ENV = "EVALKIT_CACHE_DIR"
 _memo: dict[str, str] = {}
 _loaded_from: Path | None = None
 
 
 def memo_path() -> Path:
-    env = os.environ.get(CACHE_DIR_ENV)
-    base = Path(env).expanduser() if env else Path.home() / ".cache" / "evalkit"
-    return base / "weight-digests.json"
+    return cache_dir("weight-digests.json")
 
 
 def _key(path: Path, algorithm: str) -> str:

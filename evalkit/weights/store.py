@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from importlib.util import find_spec
 from pathlib import Path
 
+from evalkit.cache_paths import default_root, env_path
 from evalkit.errors import WeightsError
 from evalkit.provenance import atomic_target
 from evalkit.weights.catalog import CATALOG, WeightFile, get_weight_file
@@ -23,8 +24,7 @@ _warned_skip = False
 
 def weights_dir() -> Path:
     """``$EVALKIT_WEIGHTS_DIR`` or ``~/.cache/evalkit/weights`` (not created here)."""
-    env = os.environ.get(WEIGHTS_DIR_ENV)
-    return Path(env).expanduser() if env else Path.home() / ".cache" / "evalkit" / "weights"
+    return env_path(WEIGHTS_DIR_ENV, default_root() / "weights")
 
 
 def torch_hub_checkpoints() -> Path:
