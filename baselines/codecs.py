@@ -9,6 +9,7 @@ name        library                            rate parameter (``value``)
 ==========  =================================  ===========================================
 jpeg        Pillow / libjpeg-turbo, 4:2:0      quality 1..100
 jpeg444     Pillow / libjpeg-turbo, 4:4:4      quality 1..100
+jpeg-compressai  Pillow defaults (4:2:0, no optimize)  quality 1..100; CompressAI's Kodak JPEG
 webp        Pillow / libwebp, method 6         quality 0..100
 jpeg2000    Pillow / OpenJPEG, 9/7 wavelet     target bpp (OpenJPEG "rates" mode)
 avif        Pillow / libavif + libaom, speed 6 quality 0..100 (4:2:0)
@@ -113,6 +114,30 @@ class Jpeg444Codec(JpegCodec):
     name = "jpeg444"
     subsampling = "4:4:4"
     description = "JPEG (libjpeg-turbo via Pillow), chroma 4:4:4"
+
+
+class JpegCompressAICodec(JpegCodec):
+    """JPEG exactly as CompressAI's published curves made it: Pillow's defaults, only ``quality``.
+
+    CompressAI's ``compressai.utils.bench`` JPEG saves with ``img.save(buf, "JPEG",
+    quality=q)`` and nothing else: 4:2:0 chroma (libjpeg's default), standard Huffman tables
+    (no ``optimize``), baseline, libjpeg's scaled standard quantisation tables.  The encode
+    below passes only ``quality`` so that stays true whatever Pillow's defaults are; the bytes
+    equal those of that call.  Its default sweep is CompressAI's (quality 5..95 in steps of 5).
+    """
+
+    name = "jpeg-compressai"
+    default_sweep = tuple(range(5, 100, 5))
+    description = ("JPEG with Pillow's defaults (4:2:0, standard Huffman tables, no optimize), "
+                   "as CompressAI's published Kodak/CLIC JPEG curves")
+
+    def parameters(self, value: float) -> dict[str, Any]:
+        return {"quality": int(value), "subsampling": "4:2:0", "optimize": False,
+                "progressive": False, "qtables": "libjpeg standard, scaled by quality",
+                "convention": "CompressAI (Pillow defaults: only quality is passed)"}
+
+    def _encode(self, pixels: np.ndarray, value: float) -> bytes:
+        return _pil_save(pixels, "JPEG", quality=int(value))
 
 
 class WebpCodec(PillowCodec):
@@ -286,8 +311,8 @@ class HeicCodec(Codec):
 
 #: Every codec by name, in the order the docs list them.
 CODECS: dict[str, type[Codec]] = {c.name: c for c in
-                                  (JpegCodec, Jpeg444Codec, WebpCodec, Jpeg2000Codec, AvifCodec,
-                                   JxlCodec, HeicCodec)}
+                                  (JpegCodec, Jpeg444Codec, JpegCompressAICodec, WebpCodec,
+                                   Jpeg2000Codec, AvifCodec, JxlCodec, HeicCodec)}
 
 
 def get_codec(name: str) -> Codec:

@@ -27,8 +27,14 @@ HEADERS = {"bpp": "Bpp", "image": "Image", "codec": "Codec", "setting": "Setting
            **{s.name: s.display for s in REGISTRY.values()}}
 
 
+def latex_arrows(text: str) -> str:
+    """``↑``/``↓`` of headers as ``$\\uparrow$``/``$\\downarrow$`` (plain pdflatex has no glyph)."""
+    return text.replace("↑", "$\\uparrow$").replace("↓", "$\\downarrow$")
+
+
 def render(df: pd.DataFrame, fmt: str = "markdown", *, digits: int | dict | None = None,
-           bold: dict[str, set] | None = None, group: str | None = None) -> str:
+           bold: dict[str, set] | None = None, group: str | None = None,
+           headers: dict[str, str] | None = None) -> str:
     """Render ``df`` as ``markdown``, ``latex`` (booktabs) or ``csv`` with the paper-table
     headers (:data:`HEADERS`) and decimals (:data:`DIGITS`), through
     :func:`evalkit.table_render.render_table`.
@@ -36,14 +42,16 @@ def render(df: pd.DataFrame, fmt: str = "markdown", *, digits: int | dict | None
     Args:
         digits: decimals for every float column, or per column (default :data:`DIGITS`, else 4).
         bold: ``{column: {row index, ...}}`` cells to set in bold (ignored for csv).
+        headers: display names overriding :data:`HEADERS` (e.g. with units and arrows).
         group: column whose value changes start a new ``\\midrule`` block in LaTeX.
     """
     if fmt not in FORMATS:
         raise ResultsError(f"format must be one of {', '.join(FORMATS)}, got {fmt!r}")
     if not isinstance(digits, int):
         digits = {**DIGITS, **(digits or {})}
-    return render_table(df, fmt, digits=digits, default_digits=4, bold=bold, group=group,
-                        headers=HEADERS)
+    text = render_table(df, fmt, digits=digits, default_digits=4, bold=bold, group=group,
+                        headers={**HEADERS, **(headers or {})})
+    return latex_arrows(text) if fmt == "latex" else text
 
 
 def _select(results: pd.DataFrame, images, codecs) -> pd.DataFrame:
@@ -68,20 +76,46 @@ def _select(results: pd.DataFrame, images, codecs) -> pd.DataFrame:
     return df
 
 
+def _codec_rank(df: pd.DataFrame, codecs) -> pd.Series:
+    """Position of each row's first matching ``codecs`` entry (the order the user gave)."""
+    rank = pd.Series(len(codecs), index=df.index, dtype=np.int64)
+    for i, c in reversed(list(enumerate(codecs))):
+        codec, _, setting = c.partition("/")
+        hit = df["codec"] == codec
+        if setting:
+            hit &= df["setting"] == setting
+        rank[hit] = i
+    return rank
+
+
 def paper_table_frame(results: pd.DataFrame, *, images: Sequence[str] | None = None,
                       codecs: Sequence[str] | None = None,
-                      metrics: Sequence[str] | None = None) -> tuple[pd.DataFrame, dict]:
-    """The table as a DataFrame (``image, codec, setting, bpp, <metrics>``) and its bold cells."""
+                      metrics: Sequence[str] | None = None,
+                      columns: Sequence[str] | None = None) -> tuple[pd.DataFrame, dict]:
+    """The table as a DataFrame (``image, codec, setting, [columns], bpp, <metrics>``) and its
+    bold cells.  Rows: images in the order given (else sorted), codecs in the order of
+    ``codecs`` (else sorted), settings by bpp.  ``columns``: extra descriptive columns of the
+    results table shown after ``setting`` (e.g. ``model``, ``weights_verified``)."""
     from evalkit.evaluate.results import check_results, metric_columns
     from evalkit.metrics import higher_is_better
 
     check_results(results, list(metrics or ()), columns=("codec", "setting", "image", "bpp"))
-    metrics = list(metrics) if metrics else metric_columns(results)
+    extra = list(columns or ())
+    missing = [c for c in extra if c not in results.columns]
+    if missing:
+        raise ResultsError(f"columns must be columns of the results table, got "
+                           f"{', '.join(missing)}; available: "
+                           f"{', '.join(map(str, results.columns))}")
+    metrics = list(metrics) if metrics else [
+        c for c in metric_columns(results)
+        if c not in extra and pd.api.types.is_numeric_dtype(results[c])
+        and not pd.api.types.is_bool_dtype(results[c])]
     df = _select(results, images, codecs)
-    order = {n: i for i, n in enumerate(images)} if images else None
-    df = df.sort_values(["image", "codec", "bpp"], key=(lambda s: s.map(order)
-                                                        if s.name == "image" and order else s))
-    df = df[["image", "codec", "setting", "bpp", *metrics]].reset_index(drop=True)
+    img_order = {n: i for i, n in enumerate(images)} if images else None
+    df = df.assign(_img=df["image"].map(img_order) if img_order else df["image"],
+                   _codec=_codec_rank(df, codecs) if codecs else df["codec"])
+    df = df.sort_values(["_img", "_codec", "codec", "bpp"], kind="stable")
+    df = df[["image", "codec", "setting", *extra, "bpp", *metrics]].reset_index(drop=True)
     bold: dict[str, set] = {}
     for m in metrics:
         vals = df[m].astype(np.float64)
@@ -90,17 +124,31 @@ def paper_table_frame(results: pd.DataFrame, *, images: Sequence[str] | None = N
     return df, bold
 
 
+def display_headers(df: pd.DataFrame) -> dict[str, str]:
+    """Headers naming unit and direction: ``PSNR [dB] ↑``, ``MS-SSIM ↑``, ``LPIPS ↓``, ``bpp``."""
+    from evalkit.rd.labels import metric_header
+
+    out = {"bpp": "bpp"}
+    out.update({c: metric_header(c) for c in df.columns if c in REGISTRY})
+    return out
+
+
 def paper_table(results: pd.DataFrame, *, images: Sequence[str] | None = None,
                 codecs: Sequence[str] | None = None, metrics: Sequence[str] | None = None,
-                fmt: str = "markdown") -> str:
+                fmt: str = "markdown", columns: Sequence[str] | None = None) -> str:
     """The per-image paper table as text (see the module docstring).
 
     Args:
         results: per-image results table.
         images: images to include, in this order (all when None).
-        codecs: ``codec`` or ``codec/setting`` entries to include (all when None).
+        codecs: ``codec`` or ``codec/setting`` entries to include, rows in this order (all
+            when None).
         metrics: metric columns (all metric columns of the table when None).
-        fmt: ``markdown``, ``latex`` or ``csv``.
+        fmt: ``markdown``, ``latex`` or ``csv`` (csv keeps the column names).
+        columns: extra descriptive columns to show (e.g. ``model``).
+
+    Headers name unit and direction (``PSNR [dB] ↑``); the best value per image is bold.
     """
-    df, bold = paper_table_frame(results, images=images, codecs=codecs, metrics=metrics)
-    return render(df, fmt, bold=bold, group="image")
+    df, bold = paper_table_frame(results, images=images, codecs=codecs, metrics=metrics,
+                                 columns=columns)
+    return render(df, fmt, bold=bold, group="image", headers=display_headers(df))

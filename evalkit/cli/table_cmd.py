@@ -13,7 +13,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("results", help="results table (.csv/.parquet) from `evalkit evaluate`")
     p.add_argument("--images", default="", help="images to include, comma-separated, in order")
     p.add_argument("--codecs", default="",
-                   help="codec or codec/setting entries to include, comma-separated")
+                   help="codec or codec/setting entries to include, comma-separated, rows in "
+                        "this order")
     p.add_argument("--metrics", default="", help="metric columns (default: all in the table); "
                    "with --per-method: summary columns (default: psnr_agg,ms_ssim_agg,bytes,"
                    "bpp_agg,decode_s_total, those the results have)")
@@ -21,6 +22,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help="one row per codec/setting with dataset-level columns over the images "
                         "all listed methods share (CLIC 2019 Table 1: PSNR, MS-SSIM, bytes, bpp, "
                         "decoding time)")
+    p.add_argument("--columns", default="",
+                   help="extra descriptive columns of the results table to show after the "
+                        "setting, e.g. model,weights_verified (per-image table)")
     p.add_argument("--format", choices=("markdown", "latex", "csv"), default="markdown")
     p.add_argument("--out", default=None, help="write the table here instead of printing it")
     p.set_defaults(func=run)
@@ -39,7 +43,7 @@ def run(args: argparse.Namespace) -> int:
             return _run_per_method(results, args)
         text = paper_table(results, images=comma_list(args.images),
                            codecs=comma_list(args.codecs), metrics=comma_list(args.metrics),
-                           fmt=args.format)
+                           fmt=args.format, columns=comma_list(args.columns))
     emit_text(text, args)
     return 0
 

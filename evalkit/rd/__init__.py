@@ -6,7 +6,13 @@ Public entry points::
     from evalkit.rd import read_compressai_json, write_compressai_json
 """
 
-from evalkit.rd.bd import BD_COLUMNS, BDOverlapWarning, bd_pair, bd_table, format_bd_table
+from evalkit.rd.bd import (
+    BD_COLUMNS,
+    BDOverlapWarning,
+    bd_pair,
+    bd_table,
+    format_bd_table,
+)
 from evalkit.rd.compressai_json import (
     RDCurve,
     curve_from_table,

@@ -22,18 +22,17 @@ from __future__ import annotations
 
 import math
 import warnings
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
 
-from evalkit.errors import RDError
-from evalkit.rd.points import rd_points
+from evalkit.errors import EvalkitError, RDError
 
 METHODS = ("pchip", "akima", "cubic")
 #: Columns of :func:`bd_table`'s result.
 BD_COLUMNS = ("codec", "metric", "anchor", "bd_rate", "bd_metric", "overlap_quality",
-              "overlap_rate", "points", "method")
+              "overlap_rate", "points", "method", "images", "ms_ssim_db")
 
 
 class BDOverlapWarning(UserWarning):
@@ -83,37 +82,88 @@ def bd_pair(rate_anchor: Sequence[float], q_anchor: Sequence[float], rate_test: 
     return rate, sign * metric
 
 
-def bd_table(table: pd.DataFrame, anchor: str, metrics: Sequence[str] = ("psnr",), *,
+def _resolve(name: str, table, curves: dict, role: str) -> None:
+    from pathlib import Path
+
+    from evalkit.rd.curves import load_curves, unknown_message
+
+    if name in curves or (table is not None and name in set(table["codec"].astype(str))):
+        return
+    if Path(name).is_file():
+        curves.update(load_curves([name]))  # a bad file: its own error says what is wrong
+        return
+    try:
+        curves.update(load_curves([name]))
+    except EvalkitError:  # no such published curve
+        raise RDError(unknown_message(name, table, role)) from None
+
+
+def bd_table(table: pd.DataFrame | None, anchor: str, metrics: Sequence[str] = ("psnr",), *,
              method: str = "pchip", pooling: str = "mean", ms_ssim_db: bool = False,
-             min_overlap: float = 0.5, codecs: Sequence[str] | None = None) -> pd.DataFrame:
+             min_overlap: float = 0.5, codecs: Sequence[str] | None = None,
+             references: Sequence[str] = ()) -> pd.DataFrame:
     """BD-rate and BD-metric of every codec against ``anchor``, per metric.
 
     Args:
-        table: results or summary table (settings of a codec form its curve).
-        anchor: the reference codec.
+        table: results or summary table (settings of a codec form its curve); None when only
+            published curves are compared.
+        anchor: the reference: a codec of ``table``, a published curve name
+            (``compressai-kodak/vtm``) or a CompressAI JSON path.
         metrics: quality metrics to compare on.
         method: ``pchip``, ``akima`` or ``cubic`` (bjontegaard package).
-        pooling: ``"mean"`` or ``"clic"`` points (see :mod:`evalkit.rd.points`).
+        pooling: ``"mean"`` or ``"clic"`` points (see :mod:`evalkit.rd.points`); published
+            curves need ``"mean"``.
         ms_ssim_db: compare MS-SSIM in dB (``-10*log10(1-x)``).
         min_overlap: warn (:class:`BDOverlapWarning`) below this overlap fraction.
-        codecs: test codecs (all but the anchor when None).
+        codecs: test codecs of the table, in this order (all but the anchor when None).
+        references: published curves (names or JSON paths) to test against the anchor too.
+
+    Table codecs are compared over the images all of them (and a table anchor) have
+    (:mod:`evalkit.rd.imageset`; an :class:`~evalkit.rd.imageset.ImageSetWarning` names what
+    was left out); ``images`` gives that number (NaN for published curves).
 
     Returns:
-        DataFrame with columns :data:`BD_COLUMNS` (one row per test codec and metric).
+        DataFrame with columns :data:`BD_COLUMNS` (one row per test curve and metric).
     """
     from evalkit.metrics import higher_is_better
+    from evalkit.rd.curves import check_pooling, reference_points, table_points
 
+    curves: dict = {}
+    for role, names in (("anchor", [anchor]), ("codecs", codecs or ()),
+                        ("reference", references)):
+        for name in names:
+            _resolve(name, table, curves, role)
+    check_pooling(curves, pooling)
+    have = [] if table is None else list(dict.fromkeys(table["codec"].astype(str)))
+    anchor_in_table = anchor in have
+    tests = list(codecs) if codecs else [c for c in have if c != anchor]
+    tests = [t for t in tests if t not in curves] + [r for r in references if r != anchor]
+    table_codecs = [c for c in tests if c in have] + ([anchor] if anchor_in_table else [])
+    if anchor in tests:
+        raise RDError(f"codecs must not include the anchor {anchor!r}")
+    if not tests:
+        raise RDError(f"nothing to compare with anchor {anchor!r}: give a results table with "
+                      "another codec, --codecs or --reference")
     rows = []
     for metric in metrics:
-        pts = rd_points(table, metric, pooling=pooling, ms_ssim_db=ms_ssim_db)
-        names = list(dict.fromkeys(pts["codec"]))
-        if anchor not in names:
-            raise RDError(f"anchor must be a codec of the table, got {anchor!r}; "
-                          f"available: {', '.join(names)}")
+        pts, common = table_points(table if table_codecs else None, metric,
+                                   codecs=table_codecs, pooling=pooling, ms_ssim_db=ms_ssim_db,
+                                   what=f"BD on {metric} compared")
+        n_images = math.nan if common is None or common.images is None else common.images
+
+        def curve(name, metric=metric, pts=pts):
+            if name in curves:
+                got = reference_points(name, curves[name], metric, ms_ssim_db)
+                if got is None:
+                    raise RDError(f"published curve {name} has no {metric!r} values; it has "
+                                  f"{', '.join(curves[name].metrics) or 'none'}")
+                return got
+            return pts[pts["codec"] == name]
+
         hib = higher_is_better(metric)
-        a = pts[pts["codec"] == anchor]
-        for codec in (codecs or [c for c in names if c != anchor]):
-            t = pts[pts["codec"] == codec]
+        a = curve(anchor)
+        for codec in tests:
+            t = curve(codec)
             if t.empty:
                 raise RDError(f"codec must be in the table, got {codec!r}")
             sign = 1.0 if hib else -1.0
@@ -135,24 +185,39 @@ def bd_table(table: pd.DataFrame, anchor: str, metrics: Sequence[str] = ("psnr",
                               f"{100 * ov_q:.0f}% in quality and {100 * ov_r:.0f}% in rate "
                               f"(minimum {100 * min_overlap:.0f}%); the BD values average over "
                               "that common range only", BDOverlapWarning, stacklevel=2)
+            in_table = codec not in curves
             rows.append({"codec": codec, "metric": metric, "anchor": anchor, "bd_rate": rate,
                          "bd_metric": delta, "overlap_quality": ov_q, "overlap_rate": ov_r,
-                         "points": len(t), "method": method})
+                         "points": len(t), "method": method,
+                         "images": n_images if in_table else math.nan,
+                         "ms_ssim_db": bool(ms_ssim_db and metric == "ms_ssim")})
     return pd.DataFrame(rows, columns=list(BD_COLUMNS))
 
 
 def format_bd_table(df: pd.DataFrame, fmt: str = "markdown") -> str:
     """Render a :func:`bd_table` result as ``markdown``, ``latex`` (booktabs) or ``csv``.
 
-    Wide layout: one row per codec, ``BD-rate <metric> [%]`` and ``BD-<metric>`` columns.
+    Wide layout: one row per codec, two columns per metric whose headers name the metric, its
+    unit, the anchor and the direction (``BD-rate PSNR vs jpeg [%] ↓``, ``BD-PSNR vs jpeg [dB]
+    ↑``; see :func:`evalkit.rd.labels.bd_headers`), and an ``images`` column when table codecs
+    were compared (the number of common images).
     """
     from evalkit.paper_table import render
+    from evalkit.rd.labels import bd_headers
 
     if df.empty:
         raise RDError("BD table must have at least one row (is there a codec besides the anchor?)")
     wide = pd.DataFrame({"codec": list(dict.fromkeys(df["codec"]))})
+    digits = {}
     for metric, g in df.groupby("metric", sort=False):
+        db = bool(g["ms_ssim_db"].any()) if "ms_ssim_db" in g else False
+        rate_h, delta_h = bd_headers(metric, str(g["anchor"].iloc[0]), db)
         g = g.set_index("codec")
-        wide[f"BD-rate {metric} [%]"] = wide["codec"].map(g["bd_rate"])
-        wide[f"BD-{metric}"] = wide["codec"].map(g["bd_metric"])
-    return render(wide, fmt, digits=3, bold=None)
+        wide[rate_h] = wide["codec"].map(g["bd_rate"])
+        wide[delta_h] = wide["codec"].map(g["bd_metric"])
+        digits[rate_h] = 2
+        digits[delta_h] = 3 if metric in ("psnr",) or db else 4
+    if "images" in df and df["images"].notna().any():
+        imgs = df.groupby("codec", sort=False)["images"].first()
+        wide["images"] = wide["codec"].map(imgs).astype("Int64")
+    return render(wide, fmt, digits=digits, bold=None, headers={"images": "images"})

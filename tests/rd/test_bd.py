@@ -87,21 +87,23 @@ def test_errors():
 
 
 def test_unknown_anchor(table):
-    with pytest.raises(RDError, match="anchor must be a codec of the table, got 'vtm'"):
+    with pytest.raises(RDError, match=r"anchor must be a codec of the results table \(anchor, .*\), a published curve .*compressai-kodak/vtm.*got .vtm."):
         bd_table(table, "vtm")
 
 
 def test_formats_and_cli(table, results_csv, tmp_path, capsys):
     df = bd_table(table, "anchor", ["psnr"])
     md = format_bd_table(df, "markdown")
-    assert md.splitlines()[0] == "| Codec | BD-rate psnr [%] | BD-psnr |"
+    assert md.splitlines()[0] == ("| Codec | BD-rate PSNR vs anchor [%] ↓ | "
+                                  "BD-PSNR vs anchor [dB] ↑ | images |")
     assert "| better | -" in md
     tex = format_bd_table(df, "latex")
-    assert "\\toprule" in tex and "BD-rate psnr [\\%]" in tex
+    assert "\\toprule" in tex and "BD-rate PSNR vs anchor [\\%] $\\downarrow$" in tex
     assert main(["bd", str(results_csv), "--anchor", "anchor", "--metric", "psnr",
                  "--metric", "lpips", "--format", "csv"]) == 0
     out = capsys.readouterr().out
-    assert out.splitlines()[0] == "codec,BD-rate psnr [%],BD-psnr,BD-rate lpips [%],BD-lpips"
+    assert out.splitlines()[0] == ("codec,BD-rate PSNR vs anchor [%] ↓,BD-PSNR vs anchor [dB] ↑,"
+                                   "BD-rate LPIPS vs anchor [%] ↓,BD-LPIPS vs anchor ↓,images")
     assert main(["bd", str(results_csv), "--anchor", "nope"]) == 1
     assert "anchor must be a codec" in capsys.readouterr().err
     assert main(["bd", str(results_csv), "--anchor", "anchor", "--out",

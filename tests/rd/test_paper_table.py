@@ -17,6 +17,8 @@ def test_frame_and_bold_cells(table):
                                  metrics=["psnr", "lpips"])
     assert list(df.columns) == ["image", "codec", "setting", "bpp", "psnr", "lpips"]
     assert len(df) == 6 and list(df["image"]) == ["img_a"] * 3 + ["img_b"] * 3
+    # rows follow the order --codecs gave, not the alphabet
+    assert list(df["codec"]) == ["better", "anchor", "worse"] * 2
     for image, g in df.groupby("image"):
         assert set(g.index) & bold["psnr"] == {g["psnr"].idxmax()}
         assert set(g.index) & bold["lpips"] == {g["lpips"].idxmin()}   # lower is better
@@ -27,7 +29,7 @@ def test_markdown(table):
     md = paper_table(table, images=["img_b"], codecs=["anchor/s0", "better/s0"],
                      metrics=["psnr", "ms_ssim", "lpips"])
     lines = md.splitlines()
-    assert lines[0] == "| Image | Codec | Setting | Bpp | PSNR | MS-SSIM | LPIPS |"
+    assert lines[0] == "| Image | Codec | Setting | bpp | PSNR [dB] ↑ | MS-SSIM ↑ | LPIPS ↓ |"
     assert lines[1] == "| :--- | :--- | :--- | ---: | ---: | ---: | ---: |"
     assert len(lines) == 4
     # equal quality at these settings: ties are all bold
@@ -38,7 +40,7 @@ def test_latex_booktabs(table):
     tex = paper_table(table, codecs=["anchor/s2", "worse/s1"], metrics=["psnr"], fmt="latex")
     lines = tex.splitlines()
     assert lines[0] == "\\begin{tabular}{lllrr}" and lines[1] == "\\toprule"
-    assert lines[2] == "Image & Codec & Setting & Bpp & PSNR \\\\"
+    assert lines[2] == "Image & Codec & Setting & bpp & PSNR [dB] $\\uparrow$ \\\\"
     assert lines[-2:] == ["\\bottomrule", "\\end{tabular}"]
     assert tex.count("\\midrule") == 2           # after the header and between the two images
     assert "img\\_a" in tex and tex.count("\\textbf{") == 2
@@ -70,3 +72,18 @@ def test_cli(results_csv, tmp_path, capsys):
     assert (tmp_path / "t.md").read_text().startswith("| Image |")
     assert main(["table", str(tmp_path / "missing.csv")]) == 1
     assert "no such results file" in capsys.readouterr().err
+
+
+def test_codec_order_and_extra_columns(table):
+    t = table.assign(model=table["codec"].map({"anchor": "m0", "better": "m1", "worse": "m2"}))
+    df, _ = paper_table_frame(t, images=["img_b", "img_a"], codecs=["worse", "anchor/s1"],
+                              metrics=["psnr"], columns=["model"])
+    assert list(df.columns) == ["image", "codec", "setting", "model", "bpp", "psnr"]
+    assert list(df["image"]) == ["img_b"] * 5 + ["img_a"] * 5
+    assert list(df["codec"][:5]) == ["worse"] * 4 + ["anchor"]
+    assert list(df["bpp"][:4]) == sorted(df["bpp"][:4])
+    # a text column is never taken for a metric
+    md = paper_table(t, codecs=["worse/s0"], images=["img_a"], columns=["model"])
+    assert md.splitlines()[0].startswith("| Image | Codec | Setting | model | bpp | PSNR [dB] ↑")
+    with pytest.raises(ResultsError, match="columns must be columns of the results table, got nope"):
+        paper_table(t, columns=["nope"])

@@ -88,9 +88,11 @@ def test_points_pooling_and_ms_ssim_db(table):
 
 
 def test_labels():
-    assert axis_label("lpips") == "LPIPS (lower is better)"
-    assert axis_label("psnr") == "PSNR [dB]"
-    assert axis_label("ms_ssim", ms_ssim_db=True) == "MS-SSIM [dB]"
+    assert axis_label("lpips") == "LPIPS ↓"
+    assert axis_label("psnr") == "PSNR [dB] ↑"
+    assert axis_label("ms_ssim") == "MS-SSIM ↑"
+    assert axis_label("ms_ssim", ms_ssim_db=True) == "MS-SSIM [dB] ↑"
+    assert axis_label("niqe") == "NIQE"   # not a registered metric: no direction claimed
 
 
 def test_plot_files(table, tmp_path, reference_json):
@@ -102,9 +104,9 @@ def test_plot_files(table, tmp_path, reference_json):
     fig = plot_rd(table, ["psnr", "ms_ssim"], None, references=[reference_json], ms_ssim_db=True)
     left, right = fig.axes
     assert [t.get_text() for t in left.get_legend().get_texts()] == \
-        ["anchor", "better", "worse", "Published (published)"]
+        ["anchor", "better", "worse", "Published (pub.json)"]
     assert len(right.get_lines()) == 3            # the reference has no MS-SSIM: skipped there
-    assert right.get_ylabel() == "MS-SSIM [dB]"
+    assert right.get_ylabel() == "MS-SSIM [dB] ↑"
 
 
 def test_cli(results_csv, tmp_path, reference_json, capsys):
