@@ -55,6 +55,26 @@ def _limits(value, metric: str | None = None):
     return value
 
 
+def _draw_curves(ax, metric, pts, refs, labels, styles, ms_ssim_db) -> None:
+    from evalkit.rd.curves import reference_points
+    from evalkit.rd.labels import reference_label
+
+    k = 0
+    for codec, g in pts.groupby("codec", sort=False):
+        st = {"marker": MARKERS[k % len(MARKERS)], "color": f"C{k % 10}",
+              **styles.get(str(codec), {})}
+        ax.plot(g["bpp"], g["value"], label=labels.get(str(codec), str(codec)), **st)
+        k += 1
+    for key, ref in refs.items():
+        rp = reference_points(key, ref, metric, ms_ssim_db)
+        if rp is None:
+            continue
+        st = {"marker": "x", "color": f"C{k % 10}", "linestyle": "--", **styles.get(key, {})}
+        ax.plot(rp["bpp"], rp["value"], label=labels.get(key, reference_label(key, ref.name)),
+                **st)
+        k += 1
+
+
 def plot_rd(table: pd.DataFrame | None, metrics: Sequence[str] = ("psnr",),
             out: str | Path | None = None, *, references: Sequence[str | Path | RDCurve] = (),
             ms_ssim_db: bool = False, pooling: str = "mean", codecs: Sequence[str] | None = None,
@@ -90,10 +110,8 @@ def plot_rd(table: pd.DataFrame | None, metrics: Sequence[str] = ("psnr",),
     from evalkit.rd.curves import (
         check_pooling,
         load_curves,
-        reference_points,
         table_points,
     )
-    from evalkit.rd.labels import reference_label
 
     if not metrics:
         raise RDError("metrics must name at least one column, got none")
@@ -122,21 +140,7 @@ def plot_rd(table: pd.DataFrame | None, metrics: Sequence[str] = ("psnr",),
         w, h = plt.rcParams["figure.figsize"]
         fig, axes = plt.subplots(1, len(metrics), figsize=(w * len(metrics), h), squeeze=False)
         for ax, metric in zip(axes[0], metrics):
-            k = 0
-            for codec, g in panels[metric].groupby("codec", sort=False):
-                st = {"marker": MARKERS[k % len(MARKERS)], "color": f"C{k % 10}",
-                      **styles.get(str(codec), {})}
-                ax.plot(g["bpp"], g["value"], label=labels.get(str(codec), str(codec)), **st)
-                k += 1
-            for key, ref in refs.items():
-                pts = reference_points(key, ref, metric, ms_ssim_db)
-                if pts is None:
-                    continue
-                st = {"marker": "x", "color": f"C{k % 10}", "linestyle": "--",
-                      **styles.get(key, {})}
-                ax.plot(pts["bpp"], pts["value"],
-                        label=labels.get(key, reference_label(key, ref.name)), **st)
-                k += 1
+            _draw_curves(ax, metric, panels[metric], refs, labels, styles, ms_ssim_db)
             ax.set_xlabel("Rate [bpp]" if pooling == "mean"
                           else "Rate [bpp, total bits / total pixels]")
             if log_bpp:

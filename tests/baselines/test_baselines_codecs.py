@@ -15,8 +15,8 @@ from evalkit.errors import CodecError, ImageError, LayoutError
 from evalkit.images import read_image
 from evalkit.layout import discover_runs
 
-ONE_VALUE = {"jpeg": [50], "jpeg444": [50], "webp": [50], "jpeg2000": [0.5], "avif": [50],
-             "jxl": [50], "heic": [30]}
+ONE_VALUE = {"jpeg": [50], "jpeg444": [50], "jpeg-compressai": [50], "webp": [50],
+             "jpeg2000": [0.5], "avif": [50], "jxl": [50], "heic": [30]}
 
 
 @pytest.fixture

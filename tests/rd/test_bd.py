@@ -87,7 +87,8 @@ def test_errors():
 
 
 def test_unknown_anchor(table):
-    with pytest.raises(RDError, match=r"anchor must be a codec of the results table \(anchor, .*\), a published curve .*compressai-kodak/vtm.*got .vtm."):
+    with pytest.raises(RDError, match=r"anchor must be a codec of the results table "
+                       r"\(anchor, .*\), a published curve .*compressai-kodak/vtm.*got .vtm."):
         bd_table(table, "vtm")
 
 
