@@ -34,7 +34,9 @@ class Codec(ABC):
     """Shared behaviour of the baseline codecs.
 
     Subclasses set the class attributes and implement :meth:`_encode`, :meth:`_decode`,
-    :meth:`parameters`, :meth:`_check_available` and :meth:`versions`.
+    :meth:`parameters`, :meth:`_check_available` and :meth:`versions`.  :meth:`encode` hands
+    :meth:`_encode` the very dict :meth:`parameters` returns (and run.json records), so what is
+    recorded is what runs: an encoder setting is written once, in :meth:`parameters`.
     """
 
     name: ClassVar[str]
@@ -51,14 +53,16 @@ class Codec(ABC):
 
     # -- what subclasses provide -------------------------------------------------------
     @abstractmethod
-    def _encode(self, pixels: np.ndarray, value: float) -> bytes: ...
+    def _encode(self, pixels: np.ndarray, params: dict[str, Any]) -> bytes:
+        """Encode with ``params`` = :meth:`parameters` of the value (nothing restated)."""
 
     @abstractmethod
     def _decode(self, data: bytes) -> np.ndarray: ...
 
     @abstractmethod
     def parameters(self, value: float) -> dict[str, Any]:
-        """Every encoder parameter used for ``value`` (recorded in run.json)."""
+        """Every encoder parameter used for ``value``: recorded in run.json and passed to
+        :meth:`_encode`."""
 
     @abstractmethod
     def _check_available(self) -> str | None:
@@ -111,8 +115,9 @@ class Codec(ABC):
         value = self.check_value(value)
         check_rgb_uint8(pixels, "pixels", CodecError)
         pixels = np.ascontiguousarray(pixels)
+        params = self.parameters(value)
         t0 = time.perf_counter()
-        data = bytes(self._encode(pixels, value))
+        data = bytes(self._encode(pixels, params))
         return data, time.perf_counter() - t0
 
     def finish(self, pixels: np.ndarray, data: bytes, encode_seconds: float) -> Encoded:

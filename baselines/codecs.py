@@ -68,10 +68,20 @@ def _pil_versions(feature: str, lib: str) -> dict[str, str | None]:
 
 
 class PillowCodec(Codec):
-    """A codec Pillow encodes and decodes; subclasses name the Pillow feature and its library."""
+    """A codec Pillow encodes and decodes; subclasses name the Pillow feature, its library and
+    the Pillow save format.  :meth:`parameters` are Pillow's save options, except the keys in
+    ``recorded_only`` (facts about the encode that are no option, kept in run.json)."""
 
     pil_feature: str = ""
     pil_library: str = ""
+    pil_format: str = ""
+    recorded_only: tuple[str, ...] = ()
+
+    def _pil_options(self, params: dict[str, Any]) -> dict[str, Any]:
+        return {k: v for k, v in params.items() if k not in self.recorded_only}
+
+    def _encode(self, pixels: np.ndarray, params: dict[str, Any]) -> bytes:
+        return _pil_save(pixels, self.pil_format, **self._pil_options(params))
 
     def _decode(self, data: bytes) -> np.ndarray:
         return _pil_decode(data)
@@ -92,17 +102,12 @@ class JpegCodec(PillowCodec):
     subsampling = "4:2:0"
     default_sweep = (5, 10, 15, 20, 30, 40, 50, 60, 70, 80, 90)
     description = "JPEG (libjpeg-turbo via Pillow), chroma 4:2:0"
-    pil_feature, pil_library = "jpg", "libjpeg"
-    _PIL_SUBSAMPLING = {"4:4:4": 0, "4:2:2": 1, "4:2:0": 2}
+    pil_feature, pil_library, pil_format = "jpg", "libjpeg", "JPEG"
 
     def parameters(self, value: float) -> dict[str, Any]:
+        # Pillow takes the subsampling as "4:2:0"/"4:4:4" itself.
         return {"quality": int(value), "subsampling": self.subsampling, "optimize": True,
                 "progressive": False}
-
-    def _encode(self, pixels: np.ndarray, value: float) -> bytes:
-        p = self.parameters(value)
-        return _pil_save(pixels, "JPEG", quality=p["quality"], optimize=True, progressive=False,
-                         subsampling=self._PIL_SUBSAMPLING[self.subsampling])
 
     def versions(self) -> dict[str, str | None]:
         from PIL import features
@@ -145,14 +150,10 @@ class WebpCodec(PillowCodec):
     extension = ".webp"
     default_sweep = (0, 5, 10, 20, 30, 40, 50, 60, 70, 80, 90)
     description = "WebP lossy (libwebp via Pillow), method 6"
-    pil_feature, pil_library = "webp", "libwebp"
+    pil_feature, pil_library, pil_format = "webp", "libwebp", "WEBP"
 
     def parameters(self, value: float) -> dict[str, Any]:
         return {"quality": int(value), "method": 6, "lossless": False, "exact": False}
-
-    def _encode(self, pixels: np.ndarray, value: float) -> bytes:
-        return _pil_save(pixels, "WEBP", **self.parameters(value))
-
 
 
 class Jpeg2000Codec(PillowCodec):
@@ -173,7 +174,8 @@ class Jpeg2000Codec(PillowCodec):
     releases_gil = False  # measured: Pillow's OpenJPEG encoder holds the GIL
     default_sweep = (0.05, 0.1, 0.2, 0.3, 0.5, 0.75, 1.0, 1.5, 2.0)
     description = "JPEG 2000 (OpenJPEG via Pillow), irreversible 9/7, rate-controlled"
-    pil_feature, pil_library = "jpg_2000", "openjpeg"
+    pil_feature, pil_library, pil_format = "jpg_2000", "openjpeg", "JPEG2000"
+    recorded_only = ("target_bpp",)  # the value; OpenJPEG gets it as quality_layers
 
     def grid(self) -> list[float]:
         # ~0.5 % steps: the finest difference a matched target needs in practice.
@@ -190,12 +192,9 @@ class Jpeg2000Codec(PillowCodec):
                 "num_resolutions": 6, "codeblock_size": [64, 64], "progression": "LRCP",
                 "mct": 1, "no_jp2": False}
 
-    def _encode(self, pixels: np.ndarray, value: float) -> bytes:
-        p = self.parameters(value)
-        return _pil_save(pixels, "JPEG2000", quality_mode="rates", quality_layers=p["quality_layers"],
-                         irreversible=True, num_resolutions=6, codeblock_size=(64, 64),
-                         progression="LRCP", mct=1, no_jp2=False)
-
+    def _pil_options(self, params: dict[str, Any]) -> dict[str, Any]:
+        opts = super()._pil_options(params)
+        return {**opts, "codeblock_size": tuple(opts["codeblock_size"])}  # JSON has no tuples
 
 
 class AvifCodec(PillowCodec):
@@ -206,14 +205,11 @@ class AvifCodec(PillowCodec):
     speed = 6
     default_sweep = (5, 10, 20, 30, 40, 50, 60, 70, 80, 90)
     description = "AVIF (libavif + libaom via Pillow), speed 6, 4:2:0"
-    pil_feature, pil_library = "avif", "libavif"
+    pil_feature, pil_library, pil_format = "avif", "libavif", "AVIF"
 
     def parameters(self, value: float) -> dict[str, Any]:
         return {"quality": int(value), "speed": self.speed, "codec": "aom", "subsampling": "4:2:0",
                 "range": "full", "max_threads": 1}
-
-    def _encode(self, pixels: np.ndarray, value: float) -> bytes:
-        return _pil_save(pixels, "AVIF", **self.parameters(value))
 
     def _check_available(self) -> str | None:
         missing = super()._check_available()
@@ -242,10 +238,10 @@ class JxlCodec(Codec):
     def parameters(self, value: float) -> dict[str, Any]:
         return {"level": int(value), "effort": 7, "lossless": False, "numthreads": 1}
 
-    def _encode(self, pixels: np.ndarray, value: float) -> bytes:
+    def _encode(self, pixels: np.ndarray, params: dict[str, Any]) -> bytes:
         import imagecodecs
 
-        return imagecodecs.jpegxl_encode(pixels, **self.parameters(value))
+        return imagecodecs.jpegxl_encode(pixels, **params)
 
     def _decode(self, data: bytes) -> np.ndarray:
         import imagecodecs
@@ -271,18 +267,22 @@ class HeicCodec(Codec):
     default_sweep = (1, 5, 10, 15, 20, 25, 30, 35, 40, 50, 60)
     description = "HEIC (libheif + x265 via pillow-heif), 4:2:0; HEVC intra like BPG"
 
+    #: Recorded facts that are no ``save`` option: libheif picks x265 (checked by
+    #: :meth:`_check_available`), the NCLX switch is a pillow-heif global, x265 keeps its preset.
+    recorded_only = ("encoder", "save_nclx_profile", "x265_preset")
+
     def parameters(self, value: float) -> dict[str, Any]:
         return {"quality": int(value), "chroma": 420, "encoder": "x265", "tile_size": 0,
                 "save_nclx_profile": _heif_option("SAVE_NCLX_PROFILE"),
                 "x265_preset": "libheif default"}
 
-    def _encode(self, pixels: np.ndarray, value: float) -> bytes:
+    def _encode(self, pixels: np.ndarray, params: dict[str, Any]) -> bytes:
         import pillow_heif
 
         h, w = pixels.shape[:2]
         heif = pillow_heif.from_bytes(mode="RGB", size=(w, h), data=pixels.tobytes())
         buf = io.BytesIO()
-        heif.save(buf, quality=int(value), chroma=420, tile_size=0)
+        heif.save(buf, **{k: v for k, v in params.items() if k not in self.recorded_only})
         return buf.getvalue()
 
     def _decode(self, data: bytes) -> np.ndarray:

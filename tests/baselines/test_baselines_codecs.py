@@ -167,3 +167,24 @@ def test_auto_executor_uses_processes_only_for_gil_holding_codecs():
         check_parallel(0, "auto")
     with pytest.raises(CodecError, match="executor must be one of auto, thread, process"):
         check_parallel(1, "fibers")
+
+
+@pytest.mark.parametrize("name", sorted(CODECS))
+def test_what_run_json_records_is_what_runs(name, monkeypatch):
+    """encode() runs the dict parameters() returns: changing the recorded settings changes the
+    bitstream exactly as encoding at those settings would."""
+    codec = CODECS[name]()
+    if codec.unavailable_reason():
+        pytest.skip(codec.unavailable_reason())
+    import skimage.data
+
+    px = skimage.data.astronaut()[:96, :128]
+    low, high = codec.default_sweep[1], codec.default_sweep[-1]
+    at_low, _ = codec.encode(px, low)
+    recorded_low = codec.parameters(low)
+    real = type(codec).parameters
+    monkeypatch.setattr(type(codec), "parameters",
+                        lambda self, value: real(self, low) if value == high else real(self, value))
+    swapped, _ = codec.encode(px, high)          # value says high, parameters() say low
+    assert swapped == at_low
+    assert codec.parameters(high) == recorded_low
