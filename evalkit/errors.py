@@ -65,3 +65,8 @@ class CacheError(EvalkitError):
 
 class OutputError(EvalkitError):
     """An output file cannot be written (read-only folder, full disk, a folder in the way)."""
+
+
+class FigureError(EvalkitError):
+    """A figure cannot be made as asked (crop box outside the image, unknown method or image,
+    no images two methods share...)."""

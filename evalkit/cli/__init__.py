@@ -25,6 +25,8 @@ VERB_MODULES: tuple[str, ...] = (
     "evalkit.cli.bd_cmd",           # evalkit bd
     "evalkit.cli.table_cmd",        # evalkit table
     "evalkit.cli.ratecontrol_cmd",  # evalkit ratecontrol
+    "evalkit.cli.crops_cmd",        # evalkit crops
+    "evalkit.cli.compare_cmd",      # evalkit compare
     "baselines.cli",                # evalkit baseline, evalkit import-run
     "study_app.cli",                # evalkit study init|check|serve|export
     "reports.cli",                  # evalkit report
