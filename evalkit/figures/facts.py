@@ -1,7 +1,7 @@
 """How a metric or results column is named, unit'd and rounded in figure titles and tables.
 
 Facts come from the metric registry (:func:`evalkit.metrics.get_spec`: ``label``, ``unit``,
-``digits`` and ``higher_is_better`` when the spec has them); columns that are no metric (``bpp``,
+``digits`` and ``higher_is_better``); columns that are no metric (``bpp``,
 ``bytes``, timings, CLIC aggregates) are described here because they belong to the results table,
 not to the registry.
 """
@@ -37,15 +37,11 @@ _TABLE_COLUMNS = {
 
 
 def _metric_facts(name: str) -> ColumnFacts:
-    from evalkit.metrics import get_spec  # raises MetricError naming the known metrics
+    from evalkit.metrics import get_spec  # torch-free; raises MetricError naming the known ones
 
     spec = get_spec(name)
-    unit = getattr(spec, "unit", "") or ""
-    label = getattr(spec, "label", None) or name.upper().replace("_", "-")
-    digits = getattr(spec, "digits", None)
-    if digits is None:
-        digits = 2 if unit == "dB" else 4
-    return ColumnFacts(name, label, unit, int(digits), bool(spec.higher_is_better))
+    return ColumnFacts(name, spec.display, spec.unit, int(spec.digits),
+                       bool(spec.higher_is_better))
 
 
 def column_facts(name: str) -> ColumnFacts:
