@@ -126,8 +126,9 @@ class JpegCompressAICodec(JpegCodec):
 
     CompressAI's ``compressai.utils.bench`` JPEG saves with ``img.save(buf, "JPEG",
     quality=q)`` and nothing else: 4:2:0 chroma (libjpeg's default), standard Huffman tables
-    (no ``optimize``), baseline, libjpeg's scaled standard quantisation tables.  The encode
-    below passes only ``quality`` so that stays true whatever Pillow's defaults are; the bytes
+    (no ``optimize``), baseline, libjpeg's scaled standard quantisation tables.  Only
+    ``quality`` is passed to Pillow (the other recorded keys are ``recorded_only``: they
+    describe Pillow's defaults), so that stays true whatever Pillow's defaults are; the bytes
     equal those of that call.  Its default sweep is CompressAI's (quality 5..95 in steps of 5).
     """
 
@@ -136,13 +137,12 @@ class JpegCompressAICodec(JpegCodec):
     description = ("JPEG with Pillow's defaults (4:2:0, standard Huffman tables, no optimize), "
                    "as CompressAI's published Kodak/CLIC JPEG curves")
 
+    recorded_only = ("subsampling", "optimize", "progressive", "qtables", "convention")
+
     def parameters(self, value: float) -> dict[str, Any]:
         return {"quality": int(value), "subsampling": "4:2:0", "optimize": False,
                 "progressive": False, "qtables": "libjpeg standard, scaled by quality",
                 "convention": "CompressAI (Pillow defaults: only quality is passed)"}
-
-    def _encode(self, pixels: np.ndarray, value: float) -> bytes:
-        return _pil_save(pixels, "JPEG", quality=int(value))
 
 
 class WebpCodec(PillowCodec):
