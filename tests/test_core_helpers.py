@@ -4,6 +4,7 @@ atomic writes and the vote-table contract."""
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -87,3 +88,23 @@ def test_vote_contract_is_shared():
     assert is_study_export(pd.DataFrame(columns=list(VOTE_COLUMNS)))
     assert not is_study_export(pd.DataFrame(columns=list(VOTE_COLUMNS[:-1])))
 
+
+
+def test_core_does_not_import_the_apps():
+    """Only evalkit/cli/__init__.py and evalkit/demo.py may import baselines, study_app or
+    reports (they compose the packages)."""
+    import ast
+
+    root = Path(__file__).resolve().parents[1] / "evalkit"
+    allowed = {root / "cli" / "__init__.py", root / "demo.py"}
+    offenders = []
+    for path in root.rglob("*.py"):
+        if path in allowed:
+            continue
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = ([a.name for a in node.names] if isinstance(node, ast.Import)
+                     else [node.module or ""] if isinstance(node, ast.ImportFrom) and not node.level
+                     else [])
+            offenders += [f"{path.relative_to(root.parent)}: {n}" for n in names
+                          if n.split(".")[0] in ("baselines", "study_app", "reports")]
+    assert offenders == []

@@ -20,7 +20,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from evalkit.errors import RDError
+from evalkit.errors import EvalkitError, RDError
+from evalkit.rd.reference_curves import published_path
 
 _TO_EVALKIT = {"psnr-rgb": "psnr", "psnr": "psnr", "ms-ssim-rgb": "ms_ssim",
                "ms-ssim": "ms_ssim", "ssim-rgb": "ssim"}
@@ -121,20 +122,14 @@ def write_compressai_json(table: pd.DataFrame, codec: str, path: str | Path, **k
 
 
 def resolve_reference(spec: str | Path) -> Path:
-    """A reference curve file: ``spec`` itself when it is a file, else a named published curve
-    from :func:`baselines.published.resolve_reference` (e.g. ``compressai-kodak/jpeg``)."""
+    """A reference curve file: ``spec`` itself when it is a file, else a curve shipped with
+    evalkit (:mod:`evalkit.rd.reference_curves`, e.g. ``compressai-kodak/jpeg``)."""
     p = Path(spec)
     if p.is_file():
         return p
     try:
-        from baselines.published import resolve_reference as _published
-    except ImportError:
-        raise RDError(f"reference must be an existing CompressAI JSON file or a published "
-                      f"curve name, got {str(spec)!r} (and baselines.published is not "
-                      "installed)") from None
-    try:
-        return Path(_published(str(spec)))
-    except (LookupError, ValueError, OSError) as exc:
+        return published_path(str(spec))
+    except EvalkitError as exc:
         raise RDError(f"reference must be an existing CompressAI JSON file or a published curve "
                       f"name, got {str(spec)!r} ({exc})") from exc
 

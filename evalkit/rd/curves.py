@@ -63,16 +63,11 @@ def split_specs(names, table: pd.DataFrame | None) -> tuple[list[str], list[str]
 
 def unknown_message(name: str, table: pd.DataFrame | None, role: str = "curve") -> str:
     have = sorted(set(table["codec"].astype(str))) if table is not None else []
-    try:
-        from evalkit.rd.compressai_json import list_references  # type: ignore[attr-defined]
-    except ImportError:
-        try:
-            from baselines.published import list_references
-        except ImportError:  # core without baselines
-            list_references = list
     import difflib
 
-    published = list_references()
+    from evalkit.rd.reference_curves import list_published
+
+    published = list_published()
     near = [p for p in published if p.rsplit("/", 1)[-1] == name]
     near += [p for p in difflib.get_close_matches(name, published, n=3, cutoff=0.6)
              if p not in near]

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import sys
 
 import numpy as np
 import pytest
@@ -61,19 +60,26 @@ def test_write_round_trip(table, tmp_path):
         curve_from_table(table, "nope")
 
 
-def test_named_reference_needs_published_module(monkeypatch):
-    monkeypatch.setitem(sys.modules, "baselines.published", None)   # module absent
-    with pytest.raises(RDError, match="published curve name.*baselines.published is not"):
-        load_reference("compressai-kodak/jpeg")
+def test_named_reference_is_the_shipped_curve():
+    """A name resolves to the JSON file the core ships (no baselines import needed)."""
+    from evalkit.rd.reference_curves import DATA_DIR
+
+    path = DATA_DIR / "compressai-kodak" / "jpeg.json"
+    raw = json.loads(path.read_text())
+    curve = load_reference("compressai-kodak/jpeg")
+    assert curve.name == raw["name"]
+    order = np.argsort(raw["results"]["bpp"])
+    np.testing.assert_array_equal(curve.bpp, np.asarray(raw["results"]["bpp"])[order])
+    np.testing.assert_array_equal(curve.metrics["psnr"],
+                                  np.asarray(raw["results"]["psnr-rgb"])[order])
+    import baselines.published
+
+    assert baselines.published.resolve_reference("compressai-kodak/jpeg") == path
 
 
-def test_named_reference_uses_published_module(monkeypatch, reference_json):
-    import types
-
-    fake = types.ModuleType("baselines.published")
-    fake.resolve_reference = lambda name: reference_json if name == "pub/x" else None
-    monkeypatch.setitem(sys.modules, "baselines.published", fake)
-    assert load_reference("pub/x").name == "Published"
+def test_unknown_named_reference_lists_the_shipped_ones():
+    with pytest.raises(RDError, match="published curve name, got 'pub/x'.*compressai-kodak/jpeg"):
+        load_reference("pub/x")
 
 
 def test_points_pooling_and_ms_ssim_db(table):
