@@ -48,7 +48,7 @@ from evalkit.errors import EvalkitError, StudyError
 from evalkit.images import image_size
 from evalkit.layout import discover_runs, list_references
 
-#: Degradations golden questions may use (see :mod:`study_app.golden`).
+#: Degradations golden questions may use (made by :func:`study_app.stimuli.degrade`).
 GOLDEN_KINDS = ("blur", "noise", "jpeg", "pixelate")
 TOKEN_ENV = "EVALKIT_STUDY_TOKEN"
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")

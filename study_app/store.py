@@ -5,7 +5,8 @@ Guarantees (tested against SQLite and PostgreSQL, threads and processes):
 * one vote per (study, rater, trial), enforced by a unique constraint; a resubmitted vote is an
   ``INSERT ... ON CONFLICT DO NOTHING`` that stores nothing and reports ``stored=False``;
 * every vote is committed before :meth:`VoteStore.submit` returns (the app shows the next trial
-  only afterwards), so a refresh or a server restart resumes at :meth:`VoteStore.next_trial`;
+  only afterwards), so a refresh or a server restart resumes at the first trial missing from
+  :meth:`VoteStore.answered`;
 * a rater's trial plan and seed are stored at enrolment: exports and replays need only the DB.
 
 SQLite runs in WAL mode with a 30 s busy timeout; write transactions start with

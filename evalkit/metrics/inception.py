@@ -36,7 +36,8 @@ import torch.nn.functional as F
 
 from evalkit.errors import MetricError, WeightsError
 
-#: Catalog names of the FID Inception file, in lookup order (same bytes, two names).
+#: Catalog name of the FID Inception file (one entry: pytorch-fid's file name, with
+#: torch-fidelity's name for the same bytes as an alias).
 WEIGHT_NAME = "fid_inception"
 #: Resize modes accepted by :class:`FIDInceptionV3`.
 RESIZE_MODES: tuple[str, ...] = ("tf1", "torch-antialias")
@@ -127,14 +128,14 @@ def resolve_inception_weights(weights_path: str | Path | None = None) -> tuple[P
     Raises:
         WeightsError: not found (the message says where to put which file) or wrong hash.
     """
-    from evalkit.weights.store import resolve, sha256_of
+    from evalkit.weights import resolve, sha256_of
 
     path = resolve(WEIGHT_NAME, weights_path)
     return path, sha256_of(path)
 
 
 def _load_state_dict(path: Path) -> dict:
-    from evalkit.weights.store import hash_check_skipped
+    from evalkit.weights import hash_check_skipped
 
     try:
         return torch.load(path, map_location="cpu", weights_only=True)

@@ -27,8 +27,7 @@ from evalkit.errors import WeightsError
 from evalkit.pim.model import PIMConfig, PIMNet
 from evalkit.pim.tf_checkpoint import data_shard_name, read_bundle
 from evalkit.provenance import atomic_target, file_digest
-from evalkit.weights import get_weight_file, weights_dir
-from evalkit.weights.store import hash_check_skipped
+from evalkit.weights import get_weight_file, hash_check_skipped, weights_dir
 
 FORMAT = "evalkit-pim"
 FORMAT_VERSION = 1

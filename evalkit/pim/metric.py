@@ -48,8 +48,7 @@ class PIMMetric:
 
 def missing_weights_message(name: str, weights_path: str | Path | None = None) -> str:
     """How to get ``<name>.pt``: fetch or import the official archive, then convert it."""
-    from evalkit.weights import get_weight_file, weights_dir
-    from evalkit.weights.store import candidates
+    from evalkit.weights import candidates, get_weight_file, weights_dir
 
     where = ", ".join(str(c) for c in candidates(get_weight_file(f"{name}-converted"), weights_path))
     return (f"{name}.pt (the converted {name.upper()} weights, needed by "

@@ -26,9 +26,9 @@ Transparent mode -- the fewest total bytes such that ``psnr_agg >= T`` and/or
 ``ms_ssim_agg >= U``: both constraints are linear in the choices (pooled MSE <= the MSE of T dB;
 pixel-weighted MS-SSIM sum >= U * pixels), so it is a 0/1 program solved exactly by HiGHS; the
 achieved aggregates are recomputed from the chosen rows and checked against the targets.
-HiGHS tolerates constraint violations of about 1e-6, so the targets are tightened by
-:data:`_MILP_TOL` (relative MSE, i.e. ~4e-6 dB, and 1e-6 of MS-SSIM): a choice that meets a
-target by less than that margin is treated as not meeting it.
+HiGHS tolerates constraint violations of about 1e-6, so the targets are tightened by twice
+:data:`_MILP_TOL` (2e-6 of the pooled MSE, relative, i.e. ~9e-6 dB, and 2e-6 of MS-SSIM): a
+choice that meets a target by less than that margin is treated as not meeting it.
 """
 
 from __future__ import annotations
@@ -44,8 +44,8 @@ from evalkit.evaluate.aggregates import mse_from_psnr, pixel_weighted_mean, pool
 
 #: Largest DP table (images x budget cells, 1 byte each) before switching to the MILP solver.
 DP_MAX_CELLS = 20_000_000
-#: Safety margin on transparent-mode targets (relative pooled MSE / absolute MS-SSIM): HiGHS
-#: accepts constraint violations up to ~1e-6, so targets are tightened by this much.
+#: HiGHS's constraint tolerance (relative pooled MSE / absolute MS-SSIM): it accepts violations
+#: up to ~1e-6, so transparent-mode targets are tightened by twice this much.
 _MILP_TOL = 1e-6
 
 

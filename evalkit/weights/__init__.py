@@ -15,7 +15,9 @@ Nothing is ever downloaded implicitly: ``evalkit weights fetch`` is the only net
 
 from evalkit.weights.catalog import CATALOG, WeightFile, get_weight_file
 from evalkit.weights.store import (
+    candidates,
     fetch,
+    hash_check_skipped,
     import_files,
     resolve,
     sha256_of,
@@ -26,8 +28,10 @@ from evalkit.weights.store import (
 __all__ = [
     "CATALOG",
     "WeightFile",
+    "candidates",
     "fetch",
     "get_weight_file",
+    "hash_check_skipped",
     "import_files",
     "resolve",
     "sha256_of",

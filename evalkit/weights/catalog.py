@@ -64,7 +64,7 @@ CATALOG: dict[str, WeightFile] = {}
 
 
 def register(entry: WeightFile) -> WeightFile:
-    """Add ``entry`` to :data:`CATALOG` (names and file names must be unique)."""
+    """Add ``entry`` to :data:`CATALOG`; its ``name`` must not be registered yet."""
     if entry.name in CATALOG:
         raise ValueError(f"weight file {entry.name!r} registered twice")
     CATALOG[entry.name] = entry
