@@ -16,9 +16,9 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
-## Main job on bundled example data (scikit-image photos): outputs under reports/demo/
+## Main job on bundled example data (scikit-image photos): outputs under demo-output/
 demo: $(STAMP)
-	$(PY) -m evalkit.demo --out reports/demo
+	$(PY) -m evalkit.demo --out demo-output
 
 ## Lint (ruff: pyflakes, import order, complexity; config in pyproject.toml), then the test suite
 ## (offline; uses only data the tests make or packages ship)
@@ -33,4 +33,4 @@ bench: $(STAMP)
 	$(PY) bench/metrics.py
 
 clean-demo:
-	rm -rf reports/demo
+	rm -rf demo-output

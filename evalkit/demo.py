@@ -1,4 +1,4 @@
-"""The README's main job on bundled example data: ``python -m evalkit.demo --out reports/demo``.
+"""The README's main job on bundled example data: ``python -m evalkit.demo --out demo-output``.
 
 Runs the whole researcher workflow offline on real photographs that scikit-image ships:
 
@@ -12,6 +12,9 @@ Runs the whole researcher workflow offline on real photographs that scikit-image
 6. bd          -> ``OUT/bd.md``, ``OUT/bd.tex``   (BD-rate against JPEG)
 7. table       -> ``OUT/table.md``, ``OUT/table.tex`` (per-image paper table, matched encodes)
 8. ratecontrol -> ``OUT/ratecontrol.csv``        (best JPEG setting per image at 0.5 bpp)
+
+``OUT`` defaults to ``demo-output`` in the current folder (``make demo`` runs it at the top of
+the repository, where it is git-ignored); a folder inside one of the source packages is refused.
 
 Codecs this install cannot run (``evalkit baseline --list-codecs``) are left out.
 
@@ -70,11 +73,36 @@ def _metrics_with_weights() -> str:
     return ",".join(names)
 
 
-def run_demo(out: str | Path) -> Path:
+#: Default output folder (relative to the current folder).
+DEFAULT_OUT = "demo-output"
+#: Source packages the demo must not write into.
+SOURCE_PACKAGES = ("evalkit", "baselines", "study_app", "reports")
+
+
+def check_out_dir(out: str | Path) -> Path:
+    """``out`` unless it lies inside a source package (generated output never goes there).
+
+    Raises:
+        LayoutError: ``out`` is inside ``evalkit/``, ``baselines/``, ``study_app/`` or ``reports/``.
+    """
+    import importlib
+
+    from evalkit.errors import LayoutError
+
+    where = Path(out).resolve()
+    for name in SOURCE_PACKAGES:
+        pkg = Path(importlib.import_module(name).__file__).resolve().parent
+        if where == pkg or pkg in where.parents:
+            raise LayoutError(f"demo output folder must be outside the source packages, got "
+                              f"{out} (inside {name}/); use e.g. --out {DEFAULT_OUT}")
+    return Path(out)
+
+
+def run_demo(out: str | Path = DEFAULT_OUT) -> Path:
     """Run every step into ``out``; returns ``out``."""
     from baselines.examples import write_example_references
 
-    out = Path(out)
+    out = check_out_dir(out)
     refs, runs, matched_runs = out / "refs", out / "runs", out / "runs-matched"
     sweep_codecs, matched_codecs = _available(SWEEP_CODECS), _available(MATCHED_CODECS)
     if ANCHOR not in sweep_codecs:
@@ -119,8 +147,16 @@ def run_demo(out: str | Path) -> Path:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m evalkit.demo", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--out", default="reports/demo", help="output folder (default reports/demo)")
+    parser.add_argument("--out", default=DEFAULT_OUT,
+                        help=f"output folder outside the source packages (default {DEFAULT_OUT})")
     args = parser.parse_args(argv)
+    from evalkit.errors import LayoutError
+
+    try:
+        check_out_dir(args.out)
+    except LayoutError as exc:
+        print(f"evalkit.demo: error: {exc}", file=sys.stderr)
+        return 1
     run_demo(args.out)
     return 0
 

@@ -108,3 +108,18 @@ def test_core_does_not_import_the_apps():
             offenders += [f"{path.relative_to(root.parent)}: {n}" for n in names
                           if n.split(".")[0] in ("baselines", "study_app", "reports")]
     assert offenders == []
+
+
+def test_demo_refuses_an_output_folder_inside_a_source_package(tmp_path, capsys):
+    import evalkit
+    from evalkit.demo import DEFAULT_OUT, check_out_dir, main
+    from evalkit.errors import LayoutError
+
+    root = Path(evalkit.__file__).resolve().parents[1]
+    assert check_out_dir(tmp_path / "demo") == tmp_path / "demo"
+    check_out_dir(root / DEFAULT_OUT)                     # the default: top of the repository
+    for inside in (root / "reports" / "demo", root / "evalkit" / "x"):
+        with pytest.raises(LayoutError, match="outside the source packages"):
+            check_out_dir(inside)
+    assert main(["--out", str(root / "reports" / "demo")]) == 1
+    assert "outside the source packages" in capsys.readouterr().err
