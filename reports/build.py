@@ -25,9 +25,10 @@ import pandas as pd
 from evalkit.provenance import file_sha256, provenance, write_sidecar
 from reports import figures
 from reports.agreement import krippendorff_alpha, rater_table
-from reports.bitrate import family_of, family_savings, method_bpp
+from reports.bitrate import MethodBpp, bitrate_view, family_of, read_bpp_file
 from reports.counts import check_level, check_tie_policy, comparison_table, per_item_table, to_jsonable
 from reports.exclusion import ExclusionPolicy, apply_policy
+from reports.matching import check_results_match
 from reports.metric_agreement import MetricResults, agreement_table, per_image_agreement, prepare_results
 from reports.position import PositionBias, position_bias
 from reports.ranking import Ranking, rank_methods
@@ -65,11 +66,13 @@ def build_report(votes, out_dir, *, mapping: ColumnMapping | None = None, result
                  metric_directions: dict[str, bool] | None = None,
                  saving_pairs: list[tuple[str, str]] | None = None, resample: str = "both",
                  title: str = "Pairwise preference study report",
-                 progress: bool = False) -> ReportResult:
+                 progress: bool = False, bpp=None) -> ReportResult:
     """Build the full report.  ``votes``/``results``: a path (CSV/parquet) or a raw DataFrame;
     ``mapping``: how a generic pairwise CSV maps (None: study export, detected by its columns);
     ``families``: method -> codec family for the bitrate savings (default: ``codec`` of
-    ``codec/setting``); ``seed``: numpy Generator seed of the bootstrap (recorded)."""
+    ``codec/setting``); ``seed``: numpy Generator seed of the bootstrap (recorded); ``bpp``:
+    a ``method,bpp`` file (or :class:`reports.bitrate.MethodBpp`) giving each method's rate
+    when the votes come without a results table (it wins over the results table's bpp)."""
     check_tie_policy(tie_policy)
     check_level(level)
     policy = policy or ExclusionPolicy()
@@ -80,7 +83,12 @@ def build_report(votes, out_dir, *, mapping: ColumnMapping | None = None, result
     if results is not None:
         rdf, res_src = _source(results, "metric results")
         res = prepare_results(rdf, metric_directions)
+        check_results_match(res.table, canon, vote_src["path"], res_src["path"])
         sources.append(res_src)
+    if bpp is not None and not isinstance(bpp, MethodBpp):
+        path, bpp = bpp, read_bpp_file(bpp)
+        sources.append({"what": "bpp per method", "path": str(path), "sha256": file_sha256(path),
+                        "rows": len(bpp.bpp)})
 
     policed = apply_policy(canon, policy)
     comps = comparison_table(policed, tie_policy, level)
@@ -94,14 +102,12 @@ def build_report(votes, out_dir, *, mapping: ColumnMapping | None = None, result
                             progress=progress) if decided_any else None)
     raters = rater_table(canon, policed)
     alpha = krippendorff_alpha(policed)
-    long = agreement = savings = None
-    bpp = None
+    long = agreement = None
     if res is not None:
         long = per_image_agreement(per_item, res)
         agreement = agreement_table(long, res.directions, level)
-        bpp = method_bpp(res.table)
-        if ranking is not None:
-            savings = family_savings(ranking, bpp, families, saving_pairs)
+    bpp, savings, savings_note = bitrate_view(res, canon, ranking, bpp_file=bpp,
+                                              families=families, saving_pairs=saving_pairs)
 
     counts = {
         "rows": int(len(canon)), "golden": int(canon["is_golden"].sum()),
@@ -135,6 +141,9 @@ def build_report(votes, out_dir, *, mapping: ColumnMapping | None = None, result
             agreement.to_dict("records")),
         "no_rater": bool((canon["rater"] == NO_RATER).all()),
         "ignored_result_columns": [] if res is None else list(res.ignored),
+        "bitrate": None if bpp is None else {
+            "bpp": bpp.note(), "images": bpp.images, "dropped_images": bpp.dropped,
+            "savings_note": savings_note},
         "provenance": prov,
     }
 
@@ -158,7 +167,8 @@ def build_report(votes, out_dir, *, mapping: ColumnMapping | None = None, result
             if "excluded_reasons" in df:
                 df["excluded_reasons"] = df["excluded_reasons"].map(json.dumps)
             df.to_csv(tmp / f"{name}.csv", index=False)
-            write_sidecar(tmp / f"{name}.csv", prov)
+            note = savings_note if name == "bitrate_savings" and savings_note else None
+            write_sidecar(tmp / f"{name}.csv", {**prov, "note": note} if note else prov)
         for b in blocks:
             if isinstance(b, Table):
                 (tmp / f"table_{b.name}.tex").write_text(to_latex(b))
@@ -233,9 +243,14 @@ def _document(summary, comps, ranking, raters, alpha, per_item, res, agreement, 
                           f"Ranking with {_pct(lvl)} bootstrap CIs.")
         if bpp is not None:
             fam = {m: family_of(m, families) for m in ranking.methods}
-            blocks += _figure(figures.score_vs_bpp_figure(ranking.table, bpp, fam, ranking.scale,
-                                                          lvl, fig_dir),
-                              "Score vs mean bits per pixel, per codec family.")
+            blocks += _figure(figures.score_vs_bpp_figure(ranking.table, bpp.bpp, fam,
+                                                          ranking.scale, lvl, fig_dir),
+                              f"Score vs bits per pixel, per codec family ({bpp.note()}).")
+            if bpp.dropped:
+                blocks.append(Para(f"Bits per pixel: {bpp.note()}."))
+            if summary["bitrate"]["savings_note"]:
+                blocks.append(Para("No bitrate saving table: "
+                                   f"{summary['bitrate']['savings_note']}."))
         if savings is not None and len(savings):
             blocks.append(Table("bitrate_savings", "Bitrate saving of `test` against "
                                 f"`reference` at equal {unit} score (negative = fewer bits), "

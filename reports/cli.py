@@ -14,11 +14,17 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                     "figures.",
         epilog="Example (mucped23, whose letter names the option NOT chosen):\n"
                "  evalkit report answers.csv --out rep --a methodA --b methodB "
-               "--item originalName --answer answerValue --answer-a B --answer-b A",
+               "--item originalName --answer answerValue --answer-a B --answer-b A "
+               "--bpp elo.csv",
         formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("votes", help="vote table (CSV or parquet)")
     p.add_argument("--out", required=True, help="output directory")
-    p.add_argument("--results", help="results table of `evalkit evaluate` (CSV or parquet)")
+    p.add_argument("--results", help="results table of `evalkit evaluate` (CSV or parquet); "
+                   "must name voted methods (codec/setting or a method column)")
+    p.add_argument("--bpp", metavar="FILE",
+                   help="CSV/parquet with columns method,bpp (e.g. mucped23's elo.csv): each "
+                        "method's rate for the ranking-vs-bpp figure and bitrate savings when "
+                        "the votes come without a results table (wins over --results' bpp)")
     m = p.add_argument_group("column mapping (generic pairwise CSV; giving any of these "
                              "disables study-export detection)")
     m.add_argument("--a", help="column of the first method (default methodA)")
@@ -27,8 +33,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     m.add_argument("--answer", help="column of the answer (default answerValue)")
     m.add_argument("--rater", help="column of the rater id (default: none, one pseudo-rater)")
     m.add_argument("--answer-a", help="comma-separated answer values meaning the --a method was "
-                                      "chosen (default A)")
-    m.add_argument("--answer-b", help="values meaning the --b method was chosen (default B)")
+                                      "chosen (required for any non-study CSV: there is no safe "
+                                      "default, see mucped23)")
+    m.add_argument("--answer-b", help="values meaning the --b method was chosen (required with "
+                                      "--answer-a)")
     m.add_argument("--answer-tie", help="values meaning no preference (default tie,draw,none)")
     s = p.add_argument_group("statistics")
     s.add_argument("--tie-policy", choices=("exclude", "split"), default="exclude",
@@ -69,6 +77,49 @@ def _pairs(items: list[str], what: str) -> dict[str, str]:
     return out
 
 
+def _columns(path: str) -> list[str]:
+    """Column names of a CSV/parquet vote file (header only); [] when unreadable (the full
+    read then reports the problem)."""
+    from pathlib import Path
+
+    import pandas as pd
+
+    try:
+        if Path(path).suffix.lower() in (".parquet", ".pq"):
+            import pyarrow.parquet as pq
+
+            return list(pq.read_schema(path).names)
+        return [str(c) for c in pd.read_csv(path, nrows=0).columns]
+    except Exception:  # noqa: BLE001 -- any read problem is reported by the real read
+        return []
+
+
+MUCPED23_COLUMNS = ("methodA", "methodB", "originalName", "answerValue")
+
+
+def _require_answer_convention(args: argparse.Namespace) -> None:
+    """A generic pairwise CSV must say which answer value means which method won: the same
+    column names come with opposite conventions (mucped23's letter names the option NOT
+    chosen), and a wrong guess silently inverts the ranking."""
+    from evalkit.errors import VoteDataError
+    from reports.votes import STUDY_COLUMNS
+
+    if args.answer_a is not None and args.answer_b is not None:
+        return
+    cols = _columns(args.votes)
+    mapped = any(getattr(args, k) is not None for k in ("a", "b", "item", "answer", "rater",
+                                                         "answer_tie", "answer_a", "answer_b"))
+    if not mapped and set(STUDY_COLUMNS) <= set(cols):
+        return  # a study export says who won by name
+    hint = ""
+    if set(MUCPED23_COLUMNS) <= set(cols):
+        hint = (" These columns look like mucped23, whose letter names the option NOT chosen: "
+                "--answer-a B --answer-b A.")
+    raise VoteDataError(f"{args.votes} is a generic pairwise table, so its answer convention "
+                        "must be explicit: give --answer-a VALUES (the --a method was chosen) "
+                        "and --answer-b VALUES (the --b method was chosen)." + hint)
+
+
 def run(args: argparse.Namespace) -> int:
     import sys
 
@@ -77,6 +128,7 @@ def run(args: argparse.Namespace) -> int:
     from reports.exclusion import ExclusionPolicy
     from reports.votes import ColumnMapping
 
+    _require_answer_convention(args)
     fields = {"a": args.a, "b": args.b, "item": args.item, "answer": args.answer,
               "rater": args.rater, "answer_a": args.answer_a, "answer_b": args.answer_b,
               "answer_tie": args.answer_tie}
@@ -96,7 +148,7 @@ def run(args: argparse.Namespace) -> int:
                        resample=args.resample,
                        families=_pairs(args.family, "--family") or None,
                        metric_directions=directions or None, title=args.title,
-                       progress=sys.stderr.isatty())
+                       progress=sys.stderr.isatty(), bpp=args.bpp)
     print(f"report written to {res.out_dir} ({len(res.files)} files): "
           f"{res.out_dir / 'report.html'}")
     return 0

@@ -121,5 +121,9 @@ def test_cli(tmp_path, capsys, simulate):
     assert rc == 0
     assert pd.read_csv(tmp_path / "o" / "ranking.csv").method.iloc[0] == "b/1"
     rc = main(["report", str(p), "--out", str(tmp_path / "o2"), "--bootstrap", "5"])
+    assert rc == 1   # a generic CSV has no safe default answer convention
+    assert "answer convention must be explicit" in capsys.readouterr().err
+    rc = main(["report", str(p), "--out", str(tmp_path / "o2"), "--bootstrap", "5",
+               "--answer-a", "A", "--answer-b", "B"])
     assert rc == 1
     assert "answerValue" in capsys.readouterr().err
