@@ -122,6 +122,10 @@ def import_run(recon_dir: str | Path, runs_dir: str | Path, codec: str, setting:
             if ref.size != img.size:
                 raise LayoutError(f"size mismatch: reference {refs[stem]} is {ref.size[0]}x{ref.size[1]}, "
                                   f"reconstruction {recons[stem]} is {img.size[0]}x{img.size[1]}")
+            if ref.grayscale != img.grayscale:  # evaluate would refuse the pair: refuse it now
+                gray, colour = (refs[stem], recons[stem]) if ref.grayscale else (recons[stem], refs[stem])
+                raise LayoutError(f"grayscale/colour mismatch: {gray} is grayscale but {colour} is "
+                                  "colour; save both the same way")
     runs_dir = Path(runs_dir)
     out_rows: list[dict[str, Any]] = []
     images: dict[str, dict[str, Any]] = {}

@@ -104,20 +104,28 @@ def atomic_target(path: str | Path, suffix: str = ".tmp") -> Iterator[Path]:
     the 0600 of :func:`tempfile.mkstemp`.  A write fault (full disk, read-only folder...) becomes
     an :class:`~evalkit.errors.OutputError` naming ``path``."""
     path = Path(path)
+    created = []  # folders made for this file: removed again if it is not written
+    folder = path.parent
+    while not folder.exists() and folder != folder.parent:
+        created.append(folder)
+        folder = folder.parent
     try:
         if path.is_dir():
             raise OSError(errno.EISDIR, "a folder of that name is in the way", str(path))
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=suffix)
     except OSError as exc:
+        _remove_empty(created)
         if exc.errno in WRITE_FAULTS:
             raise output_error(path, exc) from None
         raise
     os.close(fd)
+    done = False
     try:
         yield Path(tmp)
         os.chmod(tmp, 0o666 & ~current_umask())
         os.replace(tmp, path)
+        done = True
     except OSError as exc:
         if exc.errno in WRITE_FAULTS:
             raise output_error(path, exc) from None
@@ -125,6 +133,16 @@ def atomic_target(path: str | Path, suffix: str = ".tmp") -> Iterator[Path]:
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
+        if not done:
+            _remove_empty(created)
+
+
+def _remove_empty(folders: list[Path]) -> None:
+    for folder in folders:  # deepest first
+        try:
+            folder.rmdir()
+        except OSError:  # not empty (something else was written there) or already gone
+            return
 
 
 def atomic_write_text(path: str | Path, text: str) -> None:

@@ -33,8 +33,16 @@ VERB_MODULES: tuple[str, ...] = (
 )
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse with usage errors on one line (exit status 2), like every other error; verbs'
+    sub-parsers inherit it."""
+
+    def error(self, message: str):  # noqa: D102 - argparse API
+        self.exit(2, f"{self.prog}: error: {message} (see `{self.prog} --help`)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="evalkit",
         description="Judge image codecs the way CLIC papers do: metrics, RD curves, BD-rate, "
                     "paper tables, blind A/B studies and reports.",

@@ -20,7 +20,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
     st = verbs.add_parser("status", help="state of every catalogued file",
                           description="One row per catalogued file: present, missing or "
-                                      "bad-hash, where it was found and which metrics need it.")
+                                      "bad-hash, where it was found and which metrics need it; "
+                                      "then the download URL of every file not present.")
     st.set_defaults(func=run_status)
 
     fe = verbs.add_parser("fetch", help="download files (all when no NAME is given)",
@@ -50,15 +51,27 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 def run_status(args: argparse.Namespace) -> int:
     from evalkit.weights import status, weights_dir
+    from evalkit.weights.catalog import CATALOG
 
     rows = status()
+    made_from = {made: e for e in CATALOG.values() for made in e.makes}
     header = ("name", "file", "state", "path", "metrics")
     table = [header] + [(r.name, r.filename, r.state, r.path, r.metrics) for r in rows]
     widths = [max(len(row[i]) for row in table) for i in range(len(header) - 1)]
     for row in table:
         print("  ".join(f"{c:<{w}}" for c, w in zip(row, widths)) + "  " + row[-1])
-    missing = sum(r.state != "present" for r in rows)
-    print(f"\nweights directory: {weights_dir()}  ({len(rows) - missing}/{len(rows)} present)")
+    missing = [r for r in rows if r.state != "present"]
+    print(f"\nweights directory: {weights_dir()}  ({len(rows) - len(missing)}/{len(rows)} present)")
+    if missing:  # what to download on a connected machine (then `evalkit weights import`)
+        print("\nto download (then `evalkit weights import FILE...`):")
+        width = max(len(r.filename) for r in missing)
+        for r in missing:
+            source = made_from.get(r.name)
+            if source is not None:  # made locally (e.g. a converted PIM), not downloaded
+                print(f"  {r.filename:<{width}}  made from {source.filename} by "
+                      f"`evalkit weights convert-pim {source.filename}`")
+            else:
+                print(f"  {r.filename:<{width}}  {r.url}")
     return 0
 
 

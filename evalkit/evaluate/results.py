@@ -110,7 +110,10 @@ def _check_numbers(df: pd.DataFrame, path: Path) -> pd.DataFrame:
             raise ResultsError(f"{path}: column bytes must hold whole non-negative numbers, got "
                                f"{df['bytes'].iat[i]!r} in row {i + 2}")
         df["bytes"] = b.astype("Int64")
-    elif "bpp" in df.columns:  # rates known by bpp alone (e.g. published points): bytes unknown
+    if "bpp" in df.columns and df["bpp"].isna().any():
+        i = int(np.flatnonzero(df["bpp"].isna().to_numpy())[0])
+        raise ResultsError(f"{path}: column bpp is empty in row {i + 2}; every row needs its rate")
+    if "bytes" not in df.columns and "bpp" in df.columns:  # rates known by bpp alone (e.g. published points): bytes unknown
         df["bytes"] = pd.array([pd.NA] * len(df), dtype="Int64")
     return df
 
