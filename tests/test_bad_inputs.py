@@ -344,61 +344,42 @@ def _csv(df: pd.DataFrame, path: Path) -> Path:
     return path
 
 
-def _table_fault(fault: str, root: Path) -> tuple[Path, list[str]]:
+def _set_cell(df: pd.DataFrame, column: str, row: int, value) -> pd.DataFrame:
+    df[column] = df[column].astype(object)
+    df.loc[row, column] = value
+    return df
+
+
+#: Bad-table classes: name -> writer(results df, path) -> (path written, what the error names).
+_TABLES = {
+    "missing-file": lambda df, p: (p.with_name("nope.csv"), [p.with_name("nope.csv")]),
+    "wrong-suffix": lambda df, p: (_csv(df, p.with_suffix(".txt")), [p.with_suffix(".txt")]),
+    "binary": lambda df, p: (p.write_bytes(bytes(range(256)) * 8) and p, [p]),
+    "empty-file": lambda df, p: (p.write_bytes(b"") or p, [p]),
+    "header-only": lambda df, p: (p.write_text(",".join(df.columns) + "\n") and p, [p]),
+    "unrelated-csv": lambda df, p: (p.write_text("x,y\n1,2\n") and p, [p]),
+    "no-bpp-column": lambda df, p: (_csv(df.drop(columns="bpp"), p), [p, "bpp"]),
+    "no-psnr-column": lambda df, p: (_csv(df.drop(columns="psnr"), p), [p, "psnr"]),
+    "no-codec-column": lambda df, p: (_csv(df.drop(columns="codec"), p), [p, "codec"]),
+    "bytes-text": lambda df, p: (_csv(_set_cell(df, "bytes", 3, "12kB"), p),
+                                 [p, "bytes", "12kB", "row 5"]),
+    "bytes-fraction": lambda df, p: (_csv(_set_cell(df, "bytes", 2, 210.5), p),
+                                     [p, "bytes", "210.5", "row 4"]),
+    "bpp-text": lambda df, p: (_csv(_set_cell(df, "bpp", 0, "0.5bpp"), p),
+                               [p, "bpp", "0.5bpp", "row 2"]),
+    "bpp-empty": lambda df, p: (_csv(_set_cell(df, "bpp", 4, np.nan), p), [p, "bpp", "row 6"]),
+    "psnr-text": lambda df, p: (_csv(_set_cell(df, "psnr", 1, "high"), p),
+                                [p, "psnr", "high", "row 3"]),
+    "psnr-all-nan": lambda df, p: (_csv(df.assign(psnr=np.nan), p), [p, "psnr"]),
+}
+
+
+def _table_fault(fault: str, root: Path) -> tuple[Path, list]:
     """Write the bad table for ``fault``; returns its path and what the error must name."""
-    df = good_results()
-    p = root / "results.csv"
-    if fault == "missing-file":
-        return root / "nope.csv", [root / "nope.csv"]
-    if fault == "wrong-suffix":
-        return _csv(df, root / "results.txt"), [root / "results.txt"]
-    if fault == "binary":
-        p.write_bytes(bytes(range(256)) * 8)
-        return p, [p]
-    if fault == "empty-file":
-        p.write_bytes(b"")
-        return p, [p]
-    if fault == "header-only":
-        p.write_text(",".join(df.columns) + "\n")
-        return p, [p]
-    if fault == "unrelated-csv":
-        p.write_text("x,y\n1,2\n")
-        return p, [p]
-    if fault == "no-bpp-column":
-        return _csv(df.drop(columns="bpp"), p), [p, "bpp"]
-    if fault == "no-psnr-column":
-        return _csv(df.drop(columns="psnr"), p), [p, "psnr"]
-    if fault == "no-codec-column":
-        return _csv(df.drop(columns="codec"), p), [p, "codec"]
-    if fault == "bytes-text":
-        df["bytes"] = df["bytes"].astype(object)
-        df.loc[3, "bytes"] = "12kB"
-        return _csv(df, p), [p, "bytes", "12kB", "row 5"]
-    if fault == "bytes-fraction":
-        df["bytes"] = df["bytes"].astype(float)
-        df.loc[2, "bytes"] = 210.5
-        return _csv(df, p), [p, "bytes", "210.5", "row 4"]
-    if fault == "bpp-text":
-        df["bpp"] = df["bpp"].astype(object)
-        df.loc[0, "bpp"] = "0.5bpp"
-        return _csv(df, p), [p, "bpp", "0.5bpp", "row 2"]
-    if fault == "bpp-empty":
-        df.loc[4, "bpp"] = np.nan
-        return _csv(df, p), [p, "bpp", "row 6"]
-    if fault == "psnr-text":
-        df["psnr"] = df["psnr"].astype(object)
-        df.loc[1, "psnr"] = "high"
-        return _csv(df, p), [p, "psnr", "high", "row 3"]
-    if fault == "psnr-all-nan":
-        df["psnr"] = np.nan
-        return _csv(df, p), [p, "psnr"]
-    raise AssertionError(fault)
+    return _TABLES[fault](good_results(), root / "results.csv")
 
 
-TABLE_FAULTS = ("missing-file", "wrong-suffix", "binary", "empty-file", "header-only",
-                "unrelated-csv", "no-bpp-column", "no-psnr-column", "no-codec-column",
-                "bytes-text", "bytes-fraction", "bpp-text", "bpp-empty", "psnr-text",
-                "psnr-all-nan")
+TABLE_FAULTS = tuple(_TABLES)
 
 
 def _table_argv(verb: str, path: Path, root: Path) -> list:

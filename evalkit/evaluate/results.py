@@ -113,7 +113,7 @@ def _check_numbers(df: pd.DataFrame, path: Path) -> pd.DataFrame:
     if "bpp" in df.columns and df["bpp"].isna().any():
         i = int(np.flatnonzero(df["bpp"].isna().to_numpy())[0])
         raise ResultsError(f"{path}: column bpp is empty in row {i + 2}; every row needs its rate")
-    if "bytes" not in df.columns and "bpp" in df.columns:  # rates known by bpp alone (e.g. published points): bytes unknown
+    if "bytes" not in df.columns and "bpp" in df.columns:  # rate known by bpp alone: bytes unknown
         df["bytes"] = pd.array([pd.NA] * len(df), dtype="Int64")
     return df
 
@@ -126,8 +126,8 @@ def read_table(path: str | Path) -> pd.DataFrame:
     (NA), as for rows whose manifest gave only ``bpp``.
 
     Raises:
-        ResultsError: the file is missing, not a table, or holds text where numbers belong
-            (naming the file, column and row).
+        ResultsError: the file is missing, not a table, lacks ``codec``/``setting``/``bpp``, has
+            no rows, or holds text where numbers belong (naming the file, column and row).
     """
     path = Path(path)
     fmt = table_format(path)
@@ -145,6 +145,13 @@ def read_table(path: str | Path) -> pd.DataFrame:
         reason = " ".join(str(exc).split())  # parser messages span lines; the error is one
         raise ResultsError(f"{path}: cannot read table ({exc.__class__.__name__}: {reason}); "
                            "give the results table `evalkit evaluate` wrote") from exc
+    missing = [c for c in ("codec", "setting", "bpp") if c not in df.columns]
+    if missing:
+        raise ResultsError(f"{path}: not a results or summary table: no column "
+                           f"{', '.join(missing)} (got {', '.join(map(str, df.columns))}); give "
+                           "the table `evalkit evaluate` wrote")
+    if df.empty:
+        raise ResultsError(f"{path}: the table has no rows")
     return _check_numbers(df, path)
 
 

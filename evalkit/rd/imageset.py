@@ -51,7 +51,11 @@ def common_images(table: pd.DataFrame, codecs: list[str] | None = None,
     if "image" not in table.columns:
         return CommonImages(table, None)
     if codecs:
+        available = sorted(set(table["codec"].astype(str)))
         table = table[table["codec"].isin(codecs)]
+        if table.empty:
+            raise RDError(f"codecs must be in the table, got {', '.join(codecs)}; available: "
+                          f"{', '.join(available)}")
     keys = table[list(group)].astype(str).agg("/".join, axis=1)
     images = table["image"].astype(str)
     have = images.groupby(keys).agg(set)
