@@ -183,8 +183,13 @@ def sidecar_path(output: str | Path) -> Path:
     return output.with_name(output.name + ".json")
 
 
+def sidecar_text(record: dict[str, Any]) -> str:
+    """The JSON text :func:`write_sidecar` stores (sorted keys, two-space indent)."""
+    return json.dumps(record, indent=2, sort_keys=True, default=str) + "\n"
+
+
 def write_sidecar(output: str | Path, record: dict[str, Any]) -> Path:
     """Store ``record`` as ``<output>.json`` (atomically) and return its path."""
     path = sidecar_path(output)
-    atomic_write_text(path, json.dumps(record, indent=2, sort_keys=True, default=str) + "\n")
+    atomic_write_text(path, sidecar_text(record))
     return path
