@@ -107,6 +107,8 @@ def _require_answer_convention(args: argparse.Namespace) -> None:
     if args.answer_a is not None and args.answer_b is not None:
         return
     cols = _columns(args.votes)
+    if not cols:
+        return  # unreadable or missing: the full read names the problem
     mapped = any(getattr(args, k) is not None for k in ("a", "b", "item", "answer", "rater",
                                                          "answer_tie", "answer_a", "answer_b"))
     if not mapped and set(STUDY_COLUMNS) <= set(cols):

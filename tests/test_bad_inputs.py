@@ -455,6 +455,20 @@ def test_rd_partial_nan_setting_is_left_out_with_a_warning(quiet_env, capsys):
     assert len(lines) == 1 and lines[0].startswith("warning:") and "b/q50" in lines[0]
 
 
+@pytest.mark.parametrize("fault", ["missing-file", "binary", "empty-file"])
+def test_report_unreadable_votes(fault, quiet_env, capsys):
+    """`report` (tested in depth in tests/reports): an unreadable vote file is named as such."""
+    votes = quiet_env / "votes.csv"
+    if fault == "binary":
+        votes.write_bytes(bytes(range(128, 256)) * 8)
+    elif fault == "empty-file":
+        votes.write_bytes(b"")
+    before = files_under(quiet_env)
+    rc, _, err = run_cli(["report", votes, "--out", quiet_env / "rep"], capsys)
+    assert_one_line_error(rc, err, "report", [votes.name])  # report names files by their name
+    assert "answer convention" not in err and files_under(quiet_env) == before
+
+
 # --- 3. bad manifests x verbs reading manifests -------------------------------------------------
 
 MANIFEST_FAULTS = {
