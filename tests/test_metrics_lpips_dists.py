@@ -184,10 +184,3 @@ def test_missing_backbone_names_file_url_and_directory(empty_weights_env, photo,
     msg = str(info.value)
     assert filename in msg and url in msg and str(empty_weights_env) in msg
     assert "\n" not in msg
-
-
-def test_metric_specs_describe_weights():
-    assert get_spec("lpips").needs_weights == ("alexnet", "lpips_v0.1_alex")
-    assert get_spec("lpips_vgg").needs_weights == ("vgg16", "lpips_v0.1_vgg")
-    assert get_spec("dists").needs_weights == ("vgg16", "dists_alpha_beta")
-    assert not any(get_spec(n).higher_is_better for n in ("lpips", "lpips_vgg", "dists"))

@@ -43,13 +43,6 @@ class _Double(torch.nn.Module):
         return self._memo[key]
 
 
-def test_registered_as_set_metrics():
-    for name in ("fid", "kid"):
-        spec = get_spec(name)
-        assert spec.kind == "set" and not spec.higher_is_better
-        assert spec.needs_weights == ("fid_inception",)
-
-
 def test_inception_features_match_torchmetrics_extractor(fid_env, photo_set):
     """Our FIDInceptionV3 and torchmetrics' NoTrainInceptionV3 (torch-fidelity) load the same
     file and give the same pool3 features, for both resize modes."""

@@ -107,3 +107,26 @@ def test_unbeaten_method_stays_finite():
     r = rank_methods(_policed(df, rater=False), n_boot=20)
     assert np.isfinite(r.table[["score", "ci_low", "ci_high"]].to_numpy()).all()
     assert list(r.table.method) == ["x/1", "y/1", "z/1"]
+
+
+@pytest.mark.parametrize("tie_policy", ["split", "exclude"])
+def test_bradley_terry_equals_evalica_on_the_raw_votes(simulate, tie_policy):
+    """Oracle: evalica's Bradley-Terry (Newman's iteration) fitted on the raw CSV rows, not on
+    evalkit's win matrix.  The prior is made negligible (1e-6; its shift is ~1e-5 Elo here);
+    the tolerance 1e-3 Elo is far below any reported digit."""
+    evalica = pytest.importorskip("evalica")
+    from reports.ranking import ELO_PER_NAT
+
+    df = simulate(TRUE, 3, 5, 20, np.random.default_rng(0), tie_rate=0.15)
+    r = rank_methods(_policed(df), model="bt", tie_policy=tie_policy, n_boot=0, prior=1e-6)
+    ours = r.table.set_index("method")["score"]
+
+    keep = np.ones(len(df), bool) if tie_policy == "split" else (df["answerValue"] != "tie").to_numpy()
+    winner = df["answerValue"].map({"A": evalica.Winner.X, "B": evalica.Winner.Y,
+                                    "tie": evalica.Winner.Draw})[keep]
+    fit = evalica.bradley_terry(df["methodA"][keep], df["methodB"][keep], winner,
+                                tie_weight=0.5, tolerance=1e-12, limit=10_000)
+    elo = np.log(fit.scores) * ELO_PER_NAT
+    elo = elo - elo.mean() + 1500.0
+    assert set(elo.index) == set(ours.index)
+    np.testing.assert_allclose(ours.to_numpy(), elo.reindex(ours.index).to_numpy(), atol=1e-3)
