@@ -8,6 +8,7 @@ Example (paths are relative to the study file)::
     runs = "runs"                  # runs/<codec>/<setting>/<image>.png
     images = []                    # [] or missing = every reference image
     trials_per_rater = 20          # golden questions included
+    design = "balanced"            # or "adaptive": next comparison by expected information gain
     golden_share = 0.1             # share of golden questions per rater (0 disables them)
     golden_degradations = ["blur", "noise", "jpeg"]
     seed = 20261122                # every random choice derives from it (recorded in the DB)
@@ -79,6 +80,7 @@ class StudyDefinition:
     golden_share: float = 0.1
     golden_degradations: tuple[str, ...] = ("blur", "noise")
     seed: int = 0
+    design: str = "balanced"       # balanced | adaptive (study_app.design.DESIGNS)
     instructions: str = "Each trial shows an original image and two versions of it, A and B. " \
                         "Choose the version that looks closer to the original, or \"Can't decide\"."
     consent: str = "I agree to take part; my answers are stored without my name."
@@ -187,6 +189,9 @@ def parse_study(data: dict[str, Any], base_dir: Path, path: Path | None = None) 
     seed = _get(study, "seed", int, 0, w)
     if not 0 <= seed < 2**63:
         raise StudyError(f"study.seed must be a non-negative 63-bit integer, got {seed}")
+    design = _get(study, "design", str, "balanced", w)
+    if design not in ("balanced", "adaptive"):
+        raise StudyError(f"study.design must be 'balanced' or 'adaptive', got {design!r}")
     redirect = _get(study, "redirect_url", str, "", w)
     if redirect and not redirect.startswith(("https://", "http://")):
         raise StudyError(f"study.redirect_url must start with http:// or https://, got {redirect!r}")
@@ -204,14 +209,15 @@ def parse_study(data: dict[str, Any], base_dir: Path, path: Path | None = None) 
     kw = {k: _get(study, k, str, getattr(StudyDefinition, k), w)
           for k in ("instructions", "consent", "completion_code", "experimenter_token")}
     known = {"name", "refs", "runs", "images", "trials_per_rater", "golden_share",
-             "golden_degradations", "seed", "redirect_url", *kw}
+             "golden_degradations", "seed", "redirect_url", "design", *kw}
     if set(study) - known:
         raise StudyError(f"[study] keys must be among {sorted(known)}, got also {sorted(set(study) - known)}")
     defn = StudyDefinition(
         name=name, path=path, refs_dir=refs, runs_dir=runs,
         comparisons=_parse_comparisons(data.get("comparisons")),
         images=tuple(images) or None, crops=crops, trials_per_rater=trials, golden_share=share,
-        golden_degradations=tuple(kinds), seed=seed, redirect_url=redirect, raw=data, **kw)
+        golden_degradations=tuple(kinds), seed=seed, design=design, redirect_url=redirect, raw=data,
+        **kw)
     if defn.n_regular < 1:
         raise StudyError(f"study.golden_share leaves no regular trial: {defn.n_golden} golden of "
                          f"{trials} trials")

@@ -14,6 +14,10 @@ Design (pure functions; the store records their output and seeds):
   degradation kinds cycled across raters.
 * The rater's trials are shuffled and each trial's left/right assignment drawn at random with the
   rater seed ``rater_seed(study_seed, slot)``.  Same study seed + same slot = same plan (replay).
+* ``design = "adaptive"``: the plan fixes the positions of the golden questions and every trial's
+  left/right draw as above, but its regular trials are *pending* placeholders (:data:`PENDING`);
+  each is decided when the rater reaches it, by :mod:`study_app.adaptive_store` (the comparison
+  with the highest expected information gain given the votes so far).
 """
 
 from __future__ import annotations
@@ -28,6 +32,9 @@ from study_app.definition import CropSpec, StudyDefinition
 
 ORIGINAL = "original"
 GOLDEN_PREFIX = "golden:"
+#: ``method_a``/``method_b``/``image`` of an adaptive trial not decided yet.
+PENDING = ""
+DESIGNS = ("balanced", "adaptive")
 Box = tuple[int, int, int, int]   # x, y, w, h
 
 
@@ -50,6 +57,11 @@ class PlannedTrial:
     method_b: str
     a_left: bool
     is_golden: bool
+
+    @property
+    def pending(self) -> bool:
+        """An adaptive trial whose comparison is not chosen yet (never shown, never voted on)."""
+        return not self.is_golden and self.method_a == PENDING
 
     @property
     def left(self) -> str:
@@ -94,13 +106,18 @@ def crop_boxes(spec: CropSpec | None, image: str, size: tuple[int, int], seed: i
             for _ in range(spec.per_image)]
 
 
-def stimulus_cycle(defn: StudyDefinition, sizes: dict[str, tuple[int, int]]) -> list[Stimulus]:
-    """The shuffled, comparison-interleaved cyclic sequence rater windows are cut from."""
+def stimulus_items(defn: StudyDefinition, sizes: dict[str, tuple[int, int]]) -> list[tuple[str, Box | None]]:
+    """Every ``(image, crop)`` a comparison can be shown on, in a fixed order."""
     images = list(defn.images or sizes)
     missing = [im for im in images if im not in sizes]
     if missing:
         raise StudyError(f"image sizes must be known for every study image, missing {missing}")
-    items = [(im, box) for im in images for box in crop_boxes(defn.crops, im, sizes[im], defn.seed)]
+    return [(im, box) for im in images for box in crop_boxes(defn.crops, im, sizes[im], defn.seed)]
+
+
+def stimulus_cycle(defn: StudyDefinition, sizes: dict[str, tuple[int, int]]) -> list[Stimulus]:
+    """The shuffled, comparison-interleaved cyclic sequence rater windows are cut from."""
+    items = stimulus_items(defn, sizes)
     rng = np.random.default_rng([defn.seed, 1])
     per_comp = []
     for a, b in defn.comparisons:
@@ -129,8 +146,11 @@ def plan_trials(defn: StudyDefinition, sizes: dict[str, tuple[int, int]], slot: 
     if n_reg > len(cycle):
         raise StudyError(f"study.trials_per_rater must leave at most {len(cycle)} regular trials "
                          f"(the number of distinct stimuli), got {n_reg}")
-    start = slot * n_reg
-    chosen = [cycle[(start + i) % len(cycle)] for i in range(n_reg)]
+    if defn.design == "adaptive":
+        chosen = [Stimulus(PENDING, None, PENDING, PENDING)] * n_reg
+    else:
+        start = slot * n_reg
+        chosen = [cycle[(start + i) % len(cycle)] for i in range(n_reg)]
     seed = rater_seed(defn.seed, slot)
     rng = np.random.default_rng(seed)
     images = sorted({s.image for s in cycle})
@@ -153,6 +173,8 @@ def plan_trials(defn: StudyDefinition, sizes: dict[str, tuple[int, int]], slot: 
 
 def resolve_choice(trial: PlannedTrial, side: str) -> str:
     """The method a rater chose: ``side`` is ``left``, ``right`` or ``tie`` (-> ``"tie"``)."""
+    if trial.pending:
+        raise StudyError(f"trial {trial.index} must be shown (its comparison chosen) before a vote")
     if side == "left":
         return trial.left
     if side == "right":

@@ -86,7 +86,7 @@ def experimenter_tables(votes: pd.DataFrame, trials: pd.DataFrame,
     ``votes`` is the export table (:func:`study_app.export.votes_table`); ``trials`` and
     ``raters`` are the raw store tables.
     """
-    reg_plan = trials[~trials["is_golden"].astype(bool)]
+    reg_plan = trials[~trials["is_golden"].astype(bool) & (trials["method_a"] != "")]   # "": pending
     per_comp = (reg_plan.groupby(["method_a", "method_b"]).size().rename("planned").to_frame())
     reg = votes[~votes["is_golden"].astype(bool)]
     if len(reg):

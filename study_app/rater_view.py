@@ -147,4 +147,5 @@ def render(ctx: StudyContext) -> None:
         ctx.store.mark_completed(study, rater)
         _done(ctx)
         return
+    trials[nxt] = ctx.shown_trial(rater, trials[nxt])   # adaptive: choose the comparison now
     _trial(ctx, trials, nxt, len(done))

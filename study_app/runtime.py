@@ -34,9 +34,21 @@ class StudyContext:
     store: VoteStore
     source: StimulusSource
     cycle: list[Stimulus]
+    _adaptive: object = None   # AdaptiveSpace, built on first use
 
     def plan(self, slot: int) -> tuple[int, list[PlannedTrial]]:
         return plan_trials(self.defn, self.check.sizes, slot, self.cycle)
+
+    def shown_trial(self, rater: str, trial: PlannedTrial) -> PlannedTrial:
+        """The trial as it is shown: a pending adaptive trial gets its comparison chosen (and
+        stored) now; every other trial is returned unchanged."""
+        if not trial.pending:
+            return trial
+        from study_app.adaptive_store import AdaptiveSpace, decide
+
+        if self._adaptive is None:
+            self._adaptive = AdaptiveSpace.from_study(self.defn, self.check.sizes)
+        return decide(self.store, self._adaptive, rater, trial)
 
 
 def open_context(study_path: str | Path, db_url: str | None = None) -> StudyContext:
@@ -48,6 +60,8 @@ def open_context(study_path: str | Path, db_url: str | None = None) -> StudyCont
         raise StudyError(f"study.trials_per_rater must leave at most {len(cycle)} regular trials "
                          f"(distinct stimuli), got {defn.n_regular}")
     store = VoteStore(db_url or default_db_url(study_path))
+    if defn.design == "adaptive":
+        import study_app.adaptive_store  # noqa: F401  (registers the adaptive_choices table)
     store.create_schema()
     recorded = {**defn.raw, "study": {k: v for k, v in defn.raw.get("study", {}).items()
                                       if k != "experimenter_token"}}   # no secret in the DB

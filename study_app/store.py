@@ -201,6 +201,10 @@ class VoteStore:
         with self.engine.connect() as conn, conn.begin():
             yield conn
 
+    # public transaction API for modules with their own tables (study_app.adaptive_store)
+    write = _write
+    read = _read
+
     def create_schema(self) -> None:
         """Create missing tables (several processes may call this at once)."""
         for attempt in range(5):
