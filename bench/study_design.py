@@ -133,7 +133,7 @@ def run_balanced(seed: int, methods, elo, args) -> list[tuple[int, float, float]
             votes += 1
             if votes % args.every == 0:
                 curve.append((votes, *evaluate(len(methods), ci, cj, counts, elo)))
-                if curve[-1][1] >= args.target and votes >= args.min_votes:
+                if votes >= args.horizon and votes_to_target(curve, args)[1]:
                     return curve
             if votes >= args.max_votes:
                 break
@@ -172,7 +172,7 @@ def run_adaptive(seed: int, methods, elo, args,
             r["cur"] = None
             if votes % args.every == 0:
                 curve.append((votes, *evaluate(n, ci, cj, counts, elo)))
-                if (votes >= at_least and votes_to_target(curve, args)[1]):
+                if votes >= max(at_least, args.horizon) and votes_to_target(curve, args)[1]:
                     break
         if r["left"] == 0:   # rater done: a new one takes the place
             raters.new_rater()
@@ -192,9 +192,24 @@ def run_adaptive(seed: int, methods, elo, args,
 
 def votes_to_target(curve, args) -> tuple[int, bool]:
     for v, rho, _w in curve:
-        if rho >= args.target and v >= args.min_votes:
+        if rho >= args.target:
             return v, True
     return args.max_votes, False
+
+
+def mean_curve_crossing(curves, args) -> int | str:
+    """First checkpoint where the mean Spearman correlation over seeds is >= target (checkpoints
+    every seed reached), or ``"> N"``."""
+    last = min(c[-1][0] for c in curves)
+    rho = {}
+    for c in curves:
+        for v, r, _w in c:
+            if v <= last:
+                rho.setdefault(v, []).append(r)
+    for v in sorted(rho):
+        if np.mean(rho[v]) >= args.target:
+            return int(v)
+    return f"> {last}"
 
 
 def width_at(curve, votes: int) -> float:
@@ -212,7 +227,8 @@ def one_seed(job):
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--seeds", type=int, default=20, help="simulated studies per design (>= 20 for the report)")
+    ap.add_argument("--seeds", type=int, default=20,
+                    help="simulated studies per design (>= 20 for the report)")
     ap.add_argument("--jobs", type=int, default=2, help="worker processes (the machine is shared)")
     ap.add_argument("--truth", type=Path, default=None, help="CSV with method,elo columns")
     ap.add_argument("--images", type=int, default=49, help="images in the simulated study")
@@ -220,7 +236,8 @@ def main(argv=None) -> int:
     ap.add_argument("--concurrency", type=int, default=5, help="raters answering at the same time (adaptive)")
     ap.add_argument("--target", type=float, default=0.95, help="Spearman correlation to reach")
     ap.add_argument("--every", type=int, default=10, help="votes between checkpoints")
-    ap.add_argument("--min-votes", type=int, default=0, help="ignore checkpoints before this many votes")
+    ap.add_argument("--horizon", type=int, default=400,
+                    help="simulate at least this many votes (for the mean-correlation curve)")
     ap.add_argument("--max-votes", type=int, default=8000)
     ap.add_argument("--sharpness-sd", type=float, default=0.3, help="sd of log rater sharpness")
     ap.add_argument("--content-sd", type=float, default=40.0, help="sd of per-(method, image) effects, Elo")
@@ -268,6 +285,11 @@ def main(argv=None) -> int:
         ratio = np.median(va) / np.median(vb)
         print(f"adaptive / balanced votes: {ratio:.2f} (ratio of medians); per-seed ratios median "
               f"{np.median(va / vb):.2f}")
+        mb = mean_curve_crossing([r[1] for r in results], args)
+        ma = mean_curve_crossing([r[2] for r in results], args)
+        print(f"votes where the mean correlation over seeds reaches {args.target}: balanced {mb}, "
+              f"adaptive {ma}" + (f" (ratio {ma / mb:.2f})" if isinstance(ma, int) and isinstance(mb, int)
+                                  and mb else ""))
         print(f"median CI width at the balanced design's votes-to-target: balanced "
               f"{np.nanmedian(wb):.3f}, adaptive {np.nanmedian(wab):.3f} JOD")
         t = np.array(all_times) * 1e3
@@ -301,11 +323,66 @@ def timing(args) -> None:
     t = np.array(times) * 1e3
     print(f"\nper choice, 30 methods x 50 images, 10000 votes, 20 pending (pure computation): "
           f"median {np.median(t):.2f} ms, p99 {np.percentile(t, 99):.2f} ms (200 choices)")
-    try:
-        from bench._study_design_store import store_timing
-    except ImportError:
-        return
     store_timing(args)
+
+
+def store_timing(args, n_methods: int = 30, n_images: int = 50, n_votes: int = 10000,
+                 n_choices: int = 100) -> None:
+    """One choice through the store (SQLite, temporary): read the inputs, choose, write."""
+    from study_app.adaptive_store import AdaptiveChoiceRow, AdaptiveSpace, InputsCache, decide
+    from study_app.design import PENDING, PlannedTrial
+    from study_app.store import TrialRow, VoteRow, VoteStore, utcnow
+
+    methods = [f"codec/q{k:02d}" for k in range(n_methods)]
+    images = [f"img{g:02d}" for g in range(n_images)]
+    defn = make_definition(methods, images, 20, 1)
+    space = AdaptiveSpace.from_study(defn, {im: (64, 64) for im in images})
+    rng = np.random.default_rng(0)
+    true = rng.normal(0, 2, n_methods)
+    now = utcnow()
+    with tempfile.TemporaryDirectory() as tmp:
+        store = VoteStore(f"sqlite:///{tmp}/bench.sqlite")
+        store.create_schema()
+        trials, votes, choices = [], [], []
+        for v in range(n_votes):
+            rater, idx = f"r{v // 18}", v % 18
+            a, b = space.pairs[int(rng.integers(len(space.pairs)))]
+            im = images[int(rng.integers(n_images))]
+            pa = stats.norm.cdf(0.6745 * (true[methods.index(a)] - true[methods.index(b)]))
+            common = {"study": "sim", "rater": rater}
+            trials.append({**common, "idx": idx, "image": im, "crop": "", "method_a": a,
+                           "method_b": b, "a_left": True, "is_golden": False})
+            votes.append({**common, "trial": idx, "session": "", "side": "left",
+                          "choice": a if rng.random() < pa else b, "golden_failed": False,
+                          "shown_at": now, "answered_at": now, "duration_s": 1.0})
+            choices.append({**common, "trial": idx, "image": im, "crop": "", "method_a": a,
+                            "method_b": b, "seed": 0, "eig": 0.0, "state": "{}",
+                            "created_at": now})
+        with store.write() as conn:
+            conn.execute(TrialRow.__table__.insert(), trials)
+            conn.execute(VoteRow.__table__.insert(), votes)
+            conn.execute(AdaptiveChoiceRow.__table__.insert(), choices)
+        cache = InputsCache(space, "sqlite")
+        times = []
+        for k in range(n_choices + 1):
+            pending = PlannedTrial(0, PENDING, None, PENDING, PENDING, True, False)
+            if k % 2:   # a vote arrives between choices, as in a live study
+                with store.write() as conn:
+                    conn.execute(VoteRow.__table__.insert(), [{**votes[k], "rater": f"new{k - 1}"}])
+                    conn.execute(TrialRow.__table__.insert(), [{**trials[k], "rater": f"new{k - 1}"}])
+            t0 = time.perf_counter()
+            decide(store, space, f"new{k}", pending, cache=cache)
+            times.append(time.perf_counter() - t0)
+        t0 = time.perf_counter()
+        decide(store, space, "cold", pending)
+        cold = time.perf_counter() - t0
+        store.dispose()
+    t = np.array(times[1:]) * 1e3
+    print(f"per choice through the store (SQLite; new votes read incrementally, choose, write "
+          f"state), {n_methods} methods x {n_images} images, {n_votes} votes: median "
+          f"{np.median(t):.1f} ms, p99 {np.percentile(t, 99):.1f} ms ({n_choices} choices); first "
+          f"choice of a server process (reads everything): {times[0] * 1e3:.0f} ms; full SQL "
+          f"aggregation without the cache: {cold * 1e3:.0f} ms")
 
 
 if __name__ == "__main__":

@@ -20,12 +20,26 @@ from __future__ import annotations
 
 import hashlib
 import json
+import threading
+import time
 from dataclasses import dataclass, replace
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 
 import numpy as np
-from sqlalchemy import (BigInteger, DateTime, Float, Integer, String, Text, UniqueConstraint,
-                        and_, func, select, update)
+from sqlalchemy import (
+    BigInteger,
+    DateTime,
+    Float,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    and_,
+    bindparam,
+    func,
+    select,
+    update,
+)
 from sqlalchemy.dialects import postgresql as pg_dialect
 from sqlalchemy.dialects import sqlite as sqlite_dialect
 from sqlalchemy.orm import Mapped, mapped_column
@@ -33,8 +47,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 from evalkit.errors import StudyError
 from study_app.adaptive import PRIOR_PRECISION, choose_trial
 from study_app.definition import StudyDefinition
-from study_app.design import (PENDING, Box, PlannedTrial, format_crop, name_key, parse_crop,
-                              stimulus_items)
+from study_app.design import PENDING, Box, PlannedTrial, format_crop, name_key, parse_crop, stimulus_items
 from study_app.store import Base, TrialRow, VoteRow, VoteStore, utcnow
 
 #: Handed-out trials older than this without a vote no longer count as pending (rater gone).
@@ -107,10 +120,36 @@ def choice_seed(study_seed: int, rater: str, trial: int) -> int:
     return int(state >> np.uint64(1))
 
 
-def _inputs(conn, space: AdaptiveSpace, rater: str, now: datetime) -> ChoiceInputs:
-    P, S = len(space.pairs), len(space.items)
+def _positions(space: AdaptiveSpace) -> tuple[dict, dict]:
     pair_pos = {p: k for k, p in enumerate(space.pairs)}
     item_pos = {(im, format_crop(box)): k for k, (im, box) in enumerate(space.items)}
+    return pair_pos, item_pos
+
+
+_SEEN = (select(TrialRow.method_a, TrialRow.method_b, TrialRow.image, TrialRow.crop)
+         .where(TrialRow.study == bindparam("study"), TrialRow.rater == bindparam("rater"))
+         .union(select(AdaptiveChoiceRow.method_a, AdaptiveChoiceRow.method_b,
+                       AdaptiveChoiceRow.image, AdaptiveChoiceRow.crop)
+                .where(AdaptiveChoiceRow.study == bindparam("study"),
+                       AdaptiveChoiceRow.rater == bindparam("rater"))))
+
+
+def _seen(conn, space: AdaptiveSpace, rater: str) -> np.ndarray:
+    """``(P, S)``: stimuli already in ``rater``'s plan (stored trials and choices)."""
+    pair_pos, item_pos = _positions(space)
+    seen = np.zeros((len(space.pairs), len(space.items)), dtype=bool)
+    for a, b, im, crop in conn.execute(_SEEN, {"study": space.study, "rater": rater}):
+        k, s = pair_pos.get((a, b)), item_pos.get((im, crop))
+        if k is not None and s is not None:
+            seen[k, s] = True
+    return seen
+
+
+def read_inputs(conn, space: AdaptiveSpace, rater: str, now: datetime) -> ChoiceInputs:
+    """The inputs of a choice, aggregated from the whole store by SQL (reference version of
+    :class:`InputsCache`; fine for small studies, ~1 s for 10,000 votes on a loaded machine)."""
+    P, S = len(space.pairs), len(space.items)
+    pair_pos, item_pos = _positions(space)
     counts = np.zeros((P, 3))
     votes = conn.execute(
         select(TrialRow.method_a, TrialRow.method_b, VoteRow.choice, func.count())
@@ -141,16 +180,104 @@ def _inputs(conn, space: AdaptiveSpace, rater: str, now: datetime) -> ChoiceInpu
         k, s = pair_pos.get((a, b)), item_pos.get((im, crop))
         if k is not None and s is not None:
             shown[k, s] += n
-    seen = np.zeros((P, S), dtype=bool)
-    for a, b, im, crop in conn.execute(
-            select(TrialRow.method_a, TrialRow.method_b, TrialRow.image, TrialRow.crop)
-            .where(TrialRow.study == space.study, TrialRow.rater == rater)
-            .union(select(c.method_a, c.method_b, c.image, c.crop)
-                   .where(c.study == space.study, c.rater == rater))):
-        k, s = pair_pos.get((a, b)), item_pos.get((im, crop))
-        if k is not None and s is not None:
-            seen[k, s] = True
-    return ChoiceInputs(counts, pending, shown, seen)
+    return ChoiceInputs(counts, pending, shown, _seen(conn, space, rater))
+
+
+def _aware(value: datetime) -> datetime:
+    """SQLite returns naive datetimes (written as UTC)."""
+    return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value
+
+
+class InputsCache:
+    """Running per-process aggregates of the store, read incrementally by row id.
+
+    Equal to :func:`read_inputs` (tested) but reads only the rows added since the last choice,
+    which keeps a choice within its 50 ms budget however many votes the study holds.  SQLite
+    commits writes one at a time, so ids arrive in order.  PostgreSQL can commit ids out of order;
+    there each read re-scans the last :attr:`LAG` ids (skipping rows already counted) and the
+    aggregates are rebuilt from scratch every :attr:`RESYNC_S` seconds.
+    """
+
+    LAG = 256
+    RESYNC_S = 600.0
+
+    def __init__(self, space: AdaptiveSpace, dialect: str = "sqlite"):
+        self.space = space
+        self.lag = 0 if dialect == "sqlite" else self.LAG
+        self.resync_s = float("inf") if dialect == "sqlite" else self.RESYNC_S
+        self._lock = threading.Lock()
+        self._pair_pos, self._item_pos = _positions(space)
+        self._reset()
+
+    def _reset(self) -> None:
+        P, S = len(self.space.pairs), len(self.space.items)
+        self.counts = np.zeros((P, 3))
+        self.shown = np.zeros((P, S), dtype=np.int64)
+        self._vote_ids: set[int] = set()
+        self._choice_ids: set[int] = set()
+        self._voted: set[tuple[str, int]] = set()
+        self._open: dict[tuple[str, int], tuple[int, datetime]] = {}
+        self._vote_wm = self._choice_wm = 0
+        self._synced = time.monotonic()
+
+    # statements built once (bind parameters): expression building costs more than the query.
+    # Only the id range is filtered in SQL, so SQLite walks the primary key from the watermark
+    # instead of every row of the study; the study is checked here.
+    _NEW_CHOICES = (select(AdaptiveChoiceRow.id, AdaptiveChoiceRow.study, AdaptiveChoiceRow.rater,
+                           AdaptiveChoiceRow.trial, AdaptiveChoiceRow.method_a,
+                           AdaptiveChoiceRow.method_b, AdaptiveChoiceRow.image,
+                           AdaptiveChoiceRow.crop, AdaptiveChoiceRow.created_at)
+                    .where(AdaptiveChoiceRow.id > bindparam("after")))
+    _NEW_VOTES = (select(VoteRow.id, VoteRow.study, VoteRow.rater, VoteRow.trial, VoteRow.choice,
+                         TrialRow.method_a, TrialRow.method_b, TrialRow.is_golden)
+                  .join(TrialRow, and_(TrialRow.study == VoteRow.study,
+                                       TrialRow.rater == VoteRow.rater,
+                                       TrialRow.idx == VoteRow.trial))
+                  .where(VoteRow.id > bindparam("after")))
+
+    def _refresh(self, conn) -> None:
+        if time.monotonic() - self._synced > self.resync_s:
+            self._reset()
+        study = self.space.study
+        for cid, st, rater, trial, a, b, im, crop, created in conn.execute(
+                self._NEW_CHOICES, {"after": self._choice_wm - self.lag}):
+            if st != study or cid in self._choice_ids:
+                continue
+            self._choice_ids.add(cid)
+            self._choice_wm = max(self._choice_wm, cid)
+            k, s = self._pair_pos.get((a, b)), self._item_pos.get((im, crop))
+            if k is None or s is None:
+                continue
+            self.shown[k, s] += 1
+            if (rater, trial) not in self._voted:
+                self._open[(rater, trial)] = (k, _aware(created))
+        for vid, st, rater, trial, choice, a, b, golden in conn.execute(
+                self._NEW_VOTES, {"after": self._vote_wm - self.lag}):
+            if st != study or vid in self._vote_ids:
+                continue
+            self._vote_ids.add(vid)
+            self._vote_wm = max(self._vote_wm, vid)
+            self._voted.add((rater, trial))
+            self._open.pop((rater, trial), None)
+            k = self._pair_pos.get((a, b))
+            if not golden and k is not None:
+                self.counts[k, 0 if choice == a else 1 if choice == b else 2] += 1
+
+    def warm(self, store: VoteStore) -> None:
+        """Read everything once (at server start) so the first rater's choice is quick too."""
+        with self._lock, store.read() as conn:
+            self._refresh(conn)
+
+    def inputs(self, conn, rater: str, now: datetime) -> ChoiceInputs:
+        with self._lock:
+            self._refresh(conn)
+            pending = np.zeros(len(self.space.pairs), dtype=np.int64)
+            since = now - PENDING_WINDOW
+            for k, created in self._open.values():
+                if created >= since:
+                    pending[k] += 1
+            return ChoiceInputs(self.counts.copy(), pending, self.shown.copy(),
+                                _seen(conn, self.space, rater))
 
 
 def choose(space: AdaptiveSpace, inputs: ChoiceInputs, seed: int) -> tuple[PlannedTrial, dict]:
@@ -177,13 +304,17 @@ def _insert(store: VoteStore):
     return sqlite_dialect.insert if store.engine.dialect.name == "sqlite" else pg_dialect.insert
 
 
+_STORED = select(AdaptiveChoiceRow).where(AdaptiveChoiceRow.study == bindparam("study"),
+                                          AdaptiveChoiceRow.rater == bindparam("rater"),
+                                          AdaptiveChoiceRow.trial == bindparam("trial"))
+
+
 def _stored(conn, study: str, rater: str, trial: int):
-    c = AdaptiveChoiceRow
-    return conn.execute(select(c).where(c.study == study, c.rater == rater, c.trial == trial)).first()
+    return conn.execute(_STORED, {"study": study, "rater": rater, "trial": trial}).first()
 
 
 def decide(store: VoteStore, space: AdaptiveSpace, rater: str, trial: PlannedTrial, *,
-           now: datetime | None = None) -> PlannedTrial:
+           now: datetime | None = None, cache: InputsCache | None = None) -> PlannedTrial:
     """The trial to show for a pending adaptive ``trial`` of ``rater`` (other trials unchanged).
 
     Chooses, stores the choice and its state and fills the rater's trial row (when the plan is
@@ -196,7 +327,8 @@ def decide(store: VoteStore, space: AdaptiveSpace, rater: str, trial: PlannedTri
         row = _stored(conn, space.study, rater, trial.index)
         if row is None:
             seed = choice_seed(space.study_seed, rater, trial.index)
-            inputs = _inputs(conn, space, rater, now)
+            inputs = (cache.inputs(conn, rater, now) if cache is not None
+                      else read_inputs(conn, space, rater, now))
             if not (~inputs.seen).any():
                 raise StudyError(f"rater {rater!r} has seen every stimulus of every comparison")
             chosen, state = choose(space, inputs, seed)

@@ -34,7 +34,7 @@ class StudyContext:
     store: VoteStore
     source: StimulusSource
     cycle: list[Stimulus]
-    _adaptive: object = None   # AdaptiveSpace, built on first use
+    _adaptive: object = None   # adaptive_store.InputsCache, built on first use
 
     def plan(self, slot: int) -> tuple[int, list[PlannedTrial]]:
         return plan_trials(self.defn, self.check.sizes, slot, self.cycle)
@@ -44,11 +44,12 @@ class StudyContext:
         stored) now; every other trial is returned unchanged."""
         if not trial.pending:
             return trial
-        from study_app.adaptive_store import AdaptiveSpace, decide
+        from study_app.adaptive_store import AdaptiveSpace, InputsCache, decide
 
         if self._adaptive is None:
-            self._adaptive = AdaptiveSpace.from_study(self.defn, self.check.sizes)
-        return decide(self.store, self._adaptive, rater, trial)
+            self._adaptive = InputsCache(AdaptiveSpace.from_study(self.defn, self.check.sizes),
+                                         self.store.engine.dialect.name)
+        return decide(self.store, self._adaptive.space, rater, trial, cache=self._adaptive)
 
 
 def open_context(study_path: str | Path, db_url: str | None = None) -> StudyContext:
@@ -61,12 +62,19 @@ def open_context(study_path: str | Path, db_url: str | None = None) -> StudyCont
                          f"(distinct stimuli), got {defn.n_regular}")
     store = VoteStore(db_url or default_db_url(study_path))
     if defn.design == "adaptive":
-        import study_app.adaptive_store  # noqa: F401  (registers the adaptive_choices table)
+        import study_app.adaptive_store  # noqa: F401  (its table is created with the others)
     store.create_schema()
     recorded = {**defn.raw, "study": {k: v for k, v in defn.raw.get("study", {}).items()
                                       if k != "experimenter_token"}}   # no secret in the DB
     store.register_study(defn.name, defn.seed, recorded, provenance({"study_file": str(defn.path)}))
-    return StudyContext(defn, check, store, StimulusSource(check, defn.seed), cycle)
+    ctx = StudyContext(defn, check, store, StimulusSource(check, defn.seed), cycle)
+    if defn.design == "adaptive":
+        from study_app.adaptive_store import AdaptiveSpace, InputsCache
+
+        ctx._adaptive = InputsCache(AdaptiveSpace.from_study(defn, check.sizes),
+                                    store.engine.dialect.name)
+        ctx._adaptive.warm(store)
+    return ctx
 
 
 def context_from_env() -> tuple[str, str]:

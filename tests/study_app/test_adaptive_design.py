@@ -14,8 +14,15 @@ from scipy import special, stats
 
 from evalkit.errors import StudyError
 from reports.ranking import fit_scores
-from study_app.adaptive import (PRIOR_PRECISION, Z75, Posterior, choose_pair, choose_trial,
-                                expected_information_gain, fit_posterior)
+from study_app.adaptive import (
+    PRIOR_PRECISION,
+    Z75,
+    Posterior,
+    choose_pair,
+    choose_trial,
+    expected_information_gain,
+    fit_posterior,
+)
 from study_app.definition import load_study
 from study_app.design import plan_trials, resolve_choice
 
@@ -237,6 +244,34 @@ def test_store_flow_stores_votes_and_choice_state(adaptive_study, tmp_path):
     ctx.store.dispose()
 
 
+def test_incremental_inputs_equal_full_aggregation(adaptive_study, tmp_path):
+    """The per-process cache (incremental by row id) sees exactly what SQL aggregation sees."""
+    from study_app.adaptive_store import AdaptiveSpace, InputsCache, read_inputs
+    from study_app.definition import check_study
+    from study_app.store import utcnow
+
+    ctx = _context(adaptive_study, f"sqlite:///{tmp_path / 'v.sqlite'}")
+    space = AdaptiveSpace.from_study(ctx.defn, check_study(ctx.defn).sizes)
+    early = InputsCache(space)
+    early.warm(ctx.store)                          # empty store
+    for r in ("a1", "a2"):
+        _enrol(ctx, r)
+        _answer_all(ctx, r, lambda t: "tie" if t.index % 3 == 0 else "left")
+    _enrol(ctx, "a3")
+    for t in ctx.store.trials("tiny", "a3")[:4]:   # handed out, partly answered: pending ones
+        t = ctx.shown_trial("a3", t)
+        if t.index < 2:
+            ctx.store.submit("tiny", "a3", t.index, "right")
+    now = utcnow()
+    with ctx.store.read() as conn:
+        full = read_inputs(conn, space, "a3", now)
+        for cache in (early, InputsCache(space), InputsCache(space, "postgresql")):
+            got = cache.inputs(conn, "a3", now)
+            assert got.digest() == full.digest()
+    assert full.counts.sum() > 0 and full.pending.sum() > 0 and full.seen.any()
+    ctx.store.dispose()
+
+
 def test_same_store_state_same_choice(adaptive_study, tmp_path):
     from study_app.adaptive_store import choices_frame
 
@@ -276,11 +311,11 @@ def test_app_session_with_adaptive_design(adaptive_study, tmp_path, monkeypatch)
     from pathlib import Path
 
     from streamlit.testing.v1 import AppTest
+    from study_fixtures import CODEC
 
     from study_app.adaptive_store import choices_frame
     from study_app.export import votes_table
     from study_app.store import VoteStore
-    from study_fixtures import CODEC
 
     db = f"sqlite:///{tmp_path / 'votes.sqlite'}"
     monkeypatch.setenv("EVALKIT_STUDY_FILE", str(adaptive_study))
