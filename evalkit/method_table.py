@@ -3,7 +3,8 @@
 ``Method | PSNR [dB] | MS-SSIM | Bytes | bpp | Decoding time [s]`` -- the CLIC aggregates
 (``psnr_agg``, ``ms_ssim_agg``, ``bpp_agg``), total ``bytes`` and the total decoding time
 (``decode_s_total``) of each ``codec/setting``, computed over the images **every** listed method
-has (the intersection; the dropped images are returned so callers can name them).  Any summary
+has (:func:`evalkit.rd.imageset.common_images`; the dropped images are returned so callers can
+name them).  Any summary
 column can be asked for (``psnr``, ``lpips``, ``encode_s``...).  The best value of each metric
 column is bold; rate, size and time columns never are.
 """
@@ -16,7 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from evalkit.errors import MetricError, ResultsError
+from evalkit.errors import MetricError, RDError, ResultsError
 
 #: Columns of the CLIC 2019 Table 1 layout, in order (those the results can give are shown).
 DEFAULT_COLUMNS: tuple[str, ...] = ("psnr_agg", "ms_ssim_agg", "bytes", "bpp_agg",
@@ -54,17 +55,22 @@ def method_table_frame(results: pd.DataFrame, *, codecs: Sequence[str] | None = 
     from evalkit.evaluate.aggregates import summarize
     from evalkit.evaluate.results import check_results
     from evalkit.figures.facts import column_facts
+    from evalkit.rd.imageset import common_images
 
     check_results(results)
     methods = _methods(results, codecs)
     key = results["codec"].astype(str) + "/" + results["setting"].astype(str)
     names = [f"{c}/{s}" for c, s in methods]
-    sets = {n: set(results.loc[key == n, "image"].astype(str)) for n in names}
-    common = set.intersection(*sets.values())
-    if not common:
-        raise ResultsError(f"the methods {', '.join(names)} have no image in common")
-    dropped = {n: sorted(sets[n] - common) for n in names if sets[n] - common}
-    sub = results[key.isin(names) & results["image"].astype(str).isin(common)]
+    try:
+        common = common_images(results[key.isin(names)])
+    except RDError as exc:  # no image in common
+        raise ResultsError(str(exc)) from None
+    sub = common.table
+    dropped: dict[str, list[str]] = {}
+    for image, lacking in common.dropped.items():
+        for method in names:
+            if method not in lacking:
+                dropped.setdefault(method, []).append(image)
     summary = summarize(sub)
     summary["method"] = summary["codec"].astype(str) + "/" + summary["setting"].astype(str)
     summary = summary.set_index("method").loc[names].reset_index()
@@ -90,7 +96,8 @@ def method_table_frame(results: pd.DataFrame, *, codecs: Sequence[str] | None = 
         if vals.notna().any():
             best = vals.max() if higher else vals.min()
             bold[c] = set(frame.index[vals == best])
-    return MethodTable(frame, bold, tuple(sorted(common)), dropped)
+    images = tuple(sorted(set(sub["image"].astype(str))))
+    return MethodTable(frame, bold, images, dropped)
 
 
 def method_table(results: pd.DataFrame, *, codecs: Sequence[str] | None = None,
