@@ -12,6 +12,12 @@ Runs the whole researcher workflow offline on real photographs that scikit-image
 6. bd          -> ``OUT/bd.md``, ``OUT/bd.tex``   (BD-rate against JPEG)
 7. table       -> ``OUT/table.md``, ``OUT/table.tex`` (per-image paper table, matched encodes)
 8. ratecontrol -> ``OUT/ratecontrol.csv``        (best JPEG setting per image at 0.5 bpp)
+9. table --per-method -> ``OUT/clic-table.md``, ``OUT/clic-table.tex`` (CLIC 2019 Table 1:
+                  PSNR, MS-SSIM, bytes, bpp, total decoding time of the matched encodes)
+10. compare    -> ``OUT/compare.png``, ``OUT/compare.pdf`` (per-image paired comparison of a
+                  matched codec against JPEG q50, Wilcoxon test in the caption)
+11. crops      -> ``OUT/crops.png``, ``OUT/crops.pdf``, ``OUT/crops.html`` (detail crops of the
+                  two regions where the matched encodes differ most; HTML zoom/pan viewer)
 
 ``OUT`` defaults to ``demo-output`` in the current folder (``make demo`` runs it at the top of
 the repository, where it is git-ignored); a folder inside one of the source packages is refused.
@@ -139,9 +145,28 @@ def run_demo(out: str | Path = DEFAULT_OUT) -> Path:
               "--out", str(out / f"table.{ext}")])
     _run(["ratecontrol", str(results), "--codec", ANCHOR, "--budget-bpp", "0.5",
           "--maximize", "psnr_agg", "--out", str(out / "ratecontrol.csv")])
+    _figures(out, refs, matched_runs, matched, selected, metrics)
     print(f"\nDemo outputs are in {out}/: results.csv, results.summary.csv, matched.csv, rd.png/pdf, "
-          "bd.md/tex, table.md/tex, ratecontrol.csv (each with a .json sidecar where relevant).")
+          "bd.md/tex, table.md/tex, ratecontrol.csv, clic-table.md/tex, compare.png/pdf, "
+          "crops.png/pdf/html (each with a .json sidecar where relevant).")
     return out
+
+
+def _figures(out: Path, refs: Path, matched_runs: Path, matched: Path, selected: list[str],
+             metrics: str) -> None:
+    """Steps 9-11: the CLIC 2019 per-method table with decoding times, a paired per-image
+    comparison and detail crops, all on the bpp-matched encodes."""
+    for fmt, ext in (("markdown", "md"), ("latex", "tex")):
+        _run(["table", str(matched), "--per-method", "--codecs", ",".join(selected),
+              "--format", fmt, "--out", str(out / f"clic-table.{ext}")])
+    metric = "lpips" if "lpips" in metrics.split(",") else "psnr"
+    if len(selected) > 1:
+        _run(["compare", str(matched), "--metric", metric, "--a", selected[1], "--b", selected[0],
+              "--out", str(out / "compare.png"), "--format", "png", "--format", "pdf"])
+    _run(["crops", "--refs", str(refs), "--runs", str(matched_runs), "--image", "coffee",
+          "--methods", ",".join(selected), "--auto", "2", "--size", "48", "--scale", "3",
+          "--results", str(matched), "--out", str(out / "crops.png"),
+          "--format", "png", "--format", "pdf", "--format", "html"])
 
 
 def main(argv: list[str] | None = None) -> int:
