@@ -211,6 +211,18 @@ def _wrap(parts: Sequence[str], width_chars: int) -> list[str]:
     return lines
 
 
+def _wrap_name(name: str, width_chars: int) -> list[str]:
+    """``codec/setting`` on one line, or ``codec/`` and ``setting`` on two, breaking inside a
+    part only when the part alone is too long."""
+    if len(name) <= width_chars:
+        return [name]
+    codec, _, setting = name.partition("/")
+    lines: list[str] = []
+    for part in (codec + "/", setting):
+        lines += textwrap.wrap(part, width_chars, break_on_hyphens=False) or [part]
+    return lines
+
+
 @dataclass(frozen=True)
 class _Layout:
     width_px: int
@@ -218,6 +230,7 @@ class _Layout:
     dpi: float
     panels: list  # (left_px, bottom_px, w_px, h_px, kind, row, col)
     titles: dict  # (row, col) -> list of lines
+    font_pt: float  # title font size (smaller than TITLE_PT when names would not fit)
 
 
 def _layout(cs: CropSet, width_in: float) -> _Layout:
@@ -227,18 +240,22 @@ def _layout(cs: CropSet, width_in: float) -> _Layout:
     rows = len(cs.boxes)
     gap = max(4, cw // 24)
     H, W = cs.reference.shape[:2]
-    dpi = 100.0
-    for _ in range(4):  # the title band depends on dpi, which depends on the overview width
-        char_px = 0.55 * TITLE_PT / 72 * dpi
+    dpi, font_pt = 100.0, TITLE_PT
+    parts = [p for m in cs.methods for p in (m.method.partition("/")[0] + "/",
+                                              m.method.partition("/")[2])]
+    for _ in range(6):  # the title band depends on dpi, which depends on the overview width
+        char_px = 0.6 * font_pt / 72 * dpi  # average glyph width of DejaVu Sans (0.6 em)
         width_chars = max(8, int(cw / char_px))
+        if font_pt > 5 and max(map(len, parts)) > width_chars:
+            font_pt -= 0.5  # rather a smaller font than names broken mid-word
         titles = {}
         for r, box in enumerate(cs.boxes):
             titles[(r, 0)] = _wrap(["Original", f"region {r + 1}: {box.x},{box.y}"], width_chars)
             for c, m in enumerate(cs.methods, start=1):
-                titles[(r, c)] = [*textwrap.wrap(m.method, width_chars, break_on_hyphens=False),
-                                  *_wrap([p for p in cs.caption(m).split(" · ")], width_chars)]
+                titles[(r, c)] = [*_wrap_name(m.method, width_chars),
+                                  *_wrap(cs.caption(m).split(" · "), width_chars)]
         lines = max(len(t) for t in titles.values())
-        title_px = int(math.ceil(lines * TITLE_PT * 1.25 / 72 * dpi)) + gap
+        title_px = int(math.ceil(lines * font_pt * 1.25 / 72 * dpi)) + gap
         block_h = rows * (ch + title_px) + (rows - 1) * gap
         ov_h = block_h - title_px
         ov_w = max(1, int(round(ov_h * W / H)))
@@ -251,7 +268,7 @@ def _layout(cs: CropSet, width_in: float) -> _Layout:
         for c in range(ncol):
             left = ov_w + gap + c * (cw + gap)
             panels.append((left, bottom, cw, ch, "crop", r, c))
-    return _Layout(width_px, height_px, dpi, panels, titles)
+    return _Layout(width_px, height_px, dpi, panels, titles, font_pt)
 
 
 def crops_figure(cs: CropSet, *, width_in: float = DEFAULT_WIDTH_IN, vector: bool = True):
@@ -290,7 +307,7 @@ def crops_figure(cs: CropSet, *, width_in: float = DEFAULT_WIDTH_IN, vector: boo
             ax.imshow(panel, interpolation="none" if vector else "nearest", resample=False,
                       aspect="auto", extent=(0, panel.shape[1], panel.shape[0], 0))
             colour = BOX_COLOURS[r % len(BOX_COLOURS)] if c == 0 else "black"
-            ax.set_title("\n".join(lay.titles[(r, c)]), fontsize=TITLE_PT, pad=2,
+            ax.set_title("\n".join(lay.titles[(r, c)]), fontsize=lay.font_pt, pad=2,
                          color=colour, linespacing=1.1)
     return fig, lay.dpi, shown
 

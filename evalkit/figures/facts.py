@@ -30,8 +30,8 @@ _TABLE_COLUMNS = {
     "bytes": ColumnFacts("bytes", "Bytes", "", 0, None),
     "encode_s": ColumnFacts("encode_s", "Encoding time per image", "s", 3, None),
     "decode_s": ColumnFacts("decode_s", "Decoding time per image", "s", 3, None),
-    "encode_s_total": ColumnFacts("encode_s_total", "Encoding time", "s", 2, None),
-    "decode_s_total": ColumnFacts("decode_s_total", "Decoding time", "s", 2, None),
+    "encode_s_total": ColumnFacts("encode_s_total", "Encoding time", "s", 3, None),
+    "decode_s_total": ColumnFacts("decode_s_total", "Decoding time", "s", 3, None),
     "images": ColumnFacts("images", "Images", "", 0, None),
 }
 
