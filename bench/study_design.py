@@ -17,8 +17,8 @@ counted: "votes" below are regular votes).  The balanced design is :func:`study_
 :func:`study_app.adaptive.choose_trial` with ``--concurrency`` raters working at once (each
 rater's current trial is pending for the others' choices), exactly what the app runs per trial.
 
-Every ``--every`` votes the Thurstone posterior (:func:`study_app.adaptive.fit_posterior`, the
-same estimator for both designs) is compared with the truth: Spearman correlation of the posterior
+Every ``--every`` votes the Thurstone fit (:func:`study_app.adaptive.fit_posterior` with the
+report's weak prior, the same estimator for both designs) is compared with the truth: Spearman correlation of the posterior
 means, and the median width of the 95 % intervals of the centred scores (JOD).  "Votes to 0.95" is
 the first checkpoint with Spearman >= 0.95 (median over seeds; a seed that never gets there within
 ``--max-votes`` counts as ``--max-votes`` and is reported).
@@ -58,6 +58,9 @@ def default_truth() -> Path:
             return folder / ELO_REL
     return Path("..") / ELO_REL
 NAT_PER_ELO = math.log(10.0) / 400.0
+#: The scores judged against the truth: the Thurstone fit with the weak prior `evalkit report`
+#: uses (precision 0.01), for both designs -- not the adaptive design's own prior.
+ESTIMATOR_PRIOR = 0.01
 
 
 def load_truth(path: Path) -> tuple[list[str], np.ndarray, str]:
@@ -96,7 +99,7 @@ class Raters:
 def evaluate(n: int, ci: np.ndarray, cj: np.ndarray, counts: np.ndarray, truth: np.ndarray):
     has = counts.sum(axis=1) > 0
     post: Posterior = fit_posterior(n, ci[has], cj[has], counts[has, 0] + 0.5 * counts[has, 2],
-                                    counts[has, 1] + 0.5 * counts[has, 2])
+                                    counts[has, 1] + 0.5 * counts[has, 2], prior=ESTIMATOR_PRIOR)
     rho = stats.spearmanr(post.mean, truth)[0]
     return float(rho), float(np.median(2 * 1.959964 * post.centred_sd()))
 

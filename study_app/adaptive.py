@@ -41,8 +41,11 @@ from scipy import special
 
 #: ``Phi^-1(0.75)``: one JOD = 75 % preference (as in :mod:`reports.ranking`).
 Z75 = 0.6744897501960817
-#: Default prior precision on a method's JOD score (sd ~3.2 JOD, about 1100 Elo points).
-PRIOR_PRECISION = 0.1
+#: Prior precision on a method's JOD score: sd 1 JOD (a 75 % preference), i.e. most methods of a
+#: study within a few JOD of each other.  It shapes only which pairs look informative early on;
+#: in bench/study_design.py (31 mucped23 settings, 30 seeds) 1.0 needed fewer votes than 0.3 or
+#: 3.0 (0.1 and 0.03 were not better either); reports fit scores with their own weak prior.
+PRIOR_PRECISION = 1.0
 _GH_T, _GH_W = np.polynomial.hermite.hermgauss(20)
 _GH_W = _GH_W / math.sqrt(math.pi)
 _LOG_EPS = 1e-300

@@ -346,13 +346,38 @@ def decide(store: VoteStore, space: AdaptiveSpace, rater: str, trial: PlannedTri
                    method_b=row.method_b)
 
 
-def choices_frame(store: VoteStore, study: str | None = None):
-    """All stored adaptive choices as a DataFrame (``state`` as JSON text)."""
-    import pandas as pd
+CHOICE_COLUMNS = ("study", "rater", "trial", "image", "crop", "method_a", "method_b", "seed", "eig",
+                  "state", "created_at")
 
-    stmt = select(AdaptiveChoiceRow.__table__)
-    if study is not None:
-        stmt = stmt.where(AdaptiveChoiceRow.study == study)
+
+def choices_frame(store: VoteStore, study: str | None = None):
+    """All stored adaptive choices (columns :data:`CHOICE_COLUMNS`, ``state`` as JSON text),
+    sorted by study, rater, trial; empty for a database without adaptive studies."""
+    import pandas as pd
+    from sqlalchemy import inspect
+
     with store.read() as conn:
+        if not inspect(conn).has_table(AdaptiveChoiceRow.__tablename__):
+            return pd.DataFrame(columns=list(CHOICE_COLUMNS))
+        stmt = select(*(AdaptiveChoiceRow.__table__.c[c] for c in CHOICE_COLUMNS))
+        if study is not None:
+            stmt = stmt.where(AdaptiveChoiceRow.study == study)
         result = conn.execute(stmt)
-        return pd.DataFrame(result.all(), columns=list(result.keys()))
+        df = pd.DataFrame(result.all(), columns=list(result.keys()))
+    return df.sort_values(["study", "rater", "trial"]).reset_index(drop=True)
+
+
+def export_choices(db_url: str, out, study: str | None = None):
+    """Write the adaptive choices as CSV (formula-safe text cells) plus a provenance sidecar."""
+    from evalkit.provenance import atomic_write_text, provenance, write_sidecar
+    from evalkit.textsafe import csv_safe_frame
+
+    store = VoteStore(db_url, pool_size=1)
+    try:
+        df = choices_frame(store, study)
+    finally:
+        store.dispose()
+    atomic_write_text(out, csv_safe_frame(df).to_csv(index=False))
+    write_sidecar(out, provenance({"study": study, "state_version": STATE_VERSION},
+                                  n_choices=len(df), columns=list(CHOICE_COLUMNS)))
+    return df

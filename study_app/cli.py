@@ -47,6 +47,9 @@ def add_parser(subparsers) -> None:
     e.add_argument("--db", required=True, help="database URL or SQLite file")
     e.add_argument("--out", required=True, help="CSV file to write")
     e.add_argument("--study", default=None, help="only this study (default: all in the DB)")
+    e.add_argument("--choices", default=None, metavar="CSV",
+                   help="also write the adaptive design's choices and their state (one row per "
+                        "chosen trial; design = \"adaptive\" studies)")
     e.set_defaults(func=run_export)
 
 
@@ -132,4 +135,9 @@ def run_export(args) -> int:
 
     df = export_votes(args.db, args.out, args.study)
     print(f"wrote {len(df)} votes to {args.out}")
+    if args.choices:
+        from study_app.adaptive_store import export_choices
+
+        ch = export_choices(args.db, args.choices, args.study)
+        print(f"wrote {len(ch)} adaptive choices to {args.choices}")
     return 0

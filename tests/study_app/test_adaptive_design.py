@@ -242,6 +242,17 @@ def test_store_flow_stores_votes_and_choice_state(adaptive_study, tmp_path):
     t0 = ctx.store.trials(study, "alice")[0]
     assert not ctx.store.submit(study, "alice", t0.index, "tie").stored
     ctx.store.dispose()
+    # evalkit study export --choices: one row per choice, the state as JSON text
+    import pandas as pd
+
+    from evalkit.cli import main
+
+    db = f"sqlite:///{tmp_path / 'v.sqlite'}"
+    out, ch = tmp_path / "votes.csv", tmp_path / "choices.csv"
+    assert main(["study", "export", "--db", db, "--out", str(out), "--choices", str(ch)]) == 0
+    table = pd.read_csv(ch, keep_default_na=False)
+    assert len(table) == len(choices) and (tmp_path / "choices.csv.json").is_file()
+    assert json.loads(table.state.iloc[0])["version"] == 1
 
 
 def test_incremental_inputs_equal_full_aggregation(adaptive_study, tmp_path):
