@@ -18,8 +18,8 @@ counted: "votes" below are regular votes).  The balanced design is :func:`study_
 rater's current trial is pending for the others' choices), exactly what the app runs per trial.
 
 Every ``--every`` votes the Thurstone fit (:func:`study_app.adaptive.fit_posterior` with the
-report's weak prior, the same estimator for both designs) is compared with the truth: Spearman correlation of the posterior
-means, and the median width of the 95 % intervals of the centred scores (JOD).  "Votes to 0.95" is
+report's weak prior, the same estimator for both designs) is compared with the truth: Spearman
+correlation of the fitted scores, and the median width of their 95 % intervals (centred, JOD).  "Votes to 0.95" is
 the first checkpoint with Spearman >= 0.95 (median over seeds; a seed that never gets there within
 ``--max-votes`` counts as ``--max-votes`` and is reported).
 
