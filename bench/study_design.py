@@ -37,6 +37,7 @@ import csv
 import itertools
 import math
 import multiprocessing as mp
+import os
 import sys
 import tempfile
 import time
@@ -305,6 +306,8 @@ def main(argv=None) -> int:
 
 def timing(args) -> None:
     """Cost of one choice for 30 methods x 50 images: the pure computation and through the store."""
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+    print(f"\ntiming (load average {load:.1f} on {os.cpu_count()} cores):", end="")
     rng = np.random.default_rng(0)
     n, S = 30, 50
     pairs = list(itertools.combinations(range(n), 2))
