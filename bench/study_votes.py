@@ -45,12 +45,13 @@ def run(url: str, raters: int, trials: int) -> dict:
     latencies: list[list[float]] = [[] for _ in range(raters)]
 
     def rater(k: int) -> None:
-        name = f"r{k}"
-        store.enroll(study, name, plan)
+        name = f"id:r{k}"
+        store.enroll(study, name)
         barrier.wait()
-        for t in range(trials):
+        for t in range(trials):   # trial 0 takes a design slot: all raters race for slots
             t0 = time.perf_counter()
-            store.submit(study, name, t, ("left", "right", "tie")[t % 3], session="bench")
+            store.submit(study, name, t, ("left", "right", "tie")[t % 3], session="bench",
+                         first=(0, plan(0)[1][0]) if t == 0 else None, planner=plan)
             latencies[k].append(time.perf_counter() - t0)
 
     threads = [threading.Thread(target=rater, args=(k,)) for k in range(raters)]
@@ -68,6 +69,37 @@ def run(url: str, raters: int, trials: int) -> dict:
     return {"votes": int(lat.size), "median_ms": float(np.median(lat)),
             "p99_ms": float(np.percentile(lat, 99)), "max_ms": float(lat.max()),
             "votes_per_s": lat.size / wall}
+
+
+def delivery(repeat: int = 5) -> dict:
+    """Encoding one trial's three 768x512 images: unlinkable PNGs vs a plain Pillow PNG."""
+
+    from PIL import Image
+    from skimage import data
+
+    from study_app.delivery import unlinkable_pngs
+
+    im = np.asarray(Image.fromarray(data.astronaut()).resize((768, 512)))
+    trio = [im, im, np.ascontiguousarray(im[::-1])]
+    out = {}
+    for name, enc in (("unlinkable", lambda: unlinkable_pngs(trio)),
+                      ("pillow level 1", lambda: [_pil(x) for x in trio])):
+        times = []
+        for _ in range(repeat):
+            t0 = time.perf_counter()
+            pngs = enc()
+            times.append(time.perf_counter() - t0)
+        out[name] = (float(np.median(times)) * 1000, sum(len(p) for p in pngs))
+    return out
+
+
+def _pil(px) -> bytes:
+    import io
+
+    from PIL import Image
+    buf = io.BytesIO()
+    Image.fromarray(px).save(buf, format="PNG", compress_level=1)
+    return buf.getvalue()
 
 
 def main() -> int:
@@ -89,6 +121,9 @@ def main() -> int:
             print(f"{name:13s} votes={r['votes']}  median={r['median_ms']:.1f} ms  "
                   f"p99={r['p99_ms']:.1f} ms  max={r['max_ms']:.1f} ms  "
                   f"throughput={r['votes_per_s']:.0f} votes/s  (all stored once)")
+    print("stimulus delivery, one trial (3 x 768x512 PNG), median of 5, same run:")
+    for name, (ms, size) in delivery().items():
+        print(f"  {name:15s} {ms:7.1f} ms  {size / 1e6:.2f} MB")
     return 0
 
 

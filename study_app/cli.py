@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -58,7 +59,8 @@ def run_init(args) -> int:
 
     from evalkit.layout import discover_runs
     from evalkit.provenance import atomic_write_text
-    from study_app.definition import load_study, starter_study
+    from study_app.definition import load_study, parse_study
+    from study_app.starter import starter_study
 
     out = Path(args.out)
     if out.exists() and not args.force:
@@ -69,29 +71,37 @@ def run_init(args) -> int:
     unknown = [m for m in methods if m not in found]
     if unknown:
         raise StudyError(f"--methods must be among {found}, got {unknown}")
+    # images every chosen method has (what `study check` will find)
+    have = [{e.image for e in entries if e.method == m} for m in methods]
+    n_images = len(set.intersection(*have)) if have else 0
+    if n_images == 0:
+        raise StudyError(f"--runs must hold reconstructions of at least one image common to "
+                         f"{methods}, got none under {args.runs}")
 
     def rel(p: str) -> str:
         return os.path.relpath(Path(p).resolve(), out.resolve().parent)
 
-    data = starter_study(args.name or out.stem, rel(args.refs), rel(args.runs), methods, seed=args.seed)
+    data = starter_study(args.name or out.stem, rel(args.refs), rel(args.runs), methods,
+                         n_images=n_images, seed=args.seed)
+    parse_study(data, out.resolve().parent)   # refuse (e.g. a bad name) before writing
     text = ("# evalkit blind A/B study -- edit, then: evalkit study check " + out.name + "\n"
             + tomli_w.dumps(data, multiline_strings=True))
     atomic_write_text(out, text)
     defn = load_study(out)   # the written file must read back
-    print(f"wrote {out}: {len(defn.comparisons)} comparisons among {len(methods)} methods")
+    print(f"wrote {out}: {len(defn.comparisons)} comparisons among {len(methods)} methods, "
+          f"{n_images} images, {defn.trials_per_rater} trials per rater ({defn.n_golden} golden)")
     return 0
 
 
 def run_check(args) -> int:
-    from study_app.definition import check_study, load_study
+    from study_app.definition import load_study
     from study_app.design import stimulus_cycle
+    from study_app.study_check import check_capacity, check_study
 
     defn = load_study(args.study)
     check = check_study(defn)
     cycle = stimulus_cycle(defn, check.sizes)
-    if defn.n_regular > len(cycle):
-        raise StudyError(f"study.trials_per_rater must leave at most {len(cycle)} regular trials "
-                         f"(distinct stimuli), got {defn.n_regular}")
+    check_capacity(defn, len(cycle))
     per_comp = len(cycle) // len(defn.comparisons)
     print(f"study {defn.name}: OK")
     print(f"  {len(check.images)} images, {len(defn.comparisons)} comparisons, "
@@ -104,30 +114,71 @@ def run_check(args) -> int:
     return 0
 
 
+def streamlit_command(study: str, port: int, address: str) -> list[str]:
+    app = Path(__file__).with_name("app.py")
+    return [sys.executable, "-m", "study_app.server", str(app),
+            "--server.port", str(port), "--server.address", address,
+            "--server.headless", "true", "--browser.gatherUsageStats", "false",
+            "--server.fileWatcherType", "none", "--server.runOnSave", "false",
+            "--client.showErrorDetails", "none", "--client.toolbarMode", "minimal",
+            "--global.developmentMode", "false", "--theme.base", "light"]
+
+
 def run_serve(args) -> int:
     from study_app.runtime import DB_ENV, STUDY_ENV, default_db_url, open_context
+    from study_app.store_engine import redact
 
     study = str(Path(args.study).resolve())
     db = args.db or default_db_url(study)
     ctx = open_context(study, db)   # fail here, before starting a server, on any problem
     ctx.store.dispose()
-    app = Path(__file__).with_name("app.py")
-    cmd = [sys.executable, "-m", "streamlit", "run", str(app),
-           "--server.port", str(args.port), "--server.address", args.address,
-           "--server.headless", "true", "--browser.gatherUsageStats", "false",
-           "--server.fileWatcherType", "none", "--server.runOnSave", "false",
-           "--client.showErrorDetails", "none", "--client.toolbarMode", "minimal",
-           "--global.developmentMode", "false", "--theme.base", "light"]
     env = {**os.environ, STUDY_ENV: study, DB_ENV: db}
-    print(f"serving study {ctx.defn.name} on http://{args.address}:{args.port} (votes: {db})",
-          file=sys.stderr)
-    proc = subprocess.Popen(cmd, env=env)
+    root = str(Path(__file__).resolve().parents[1])   # the child imports study_app from here
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH", "")) if p)
+    print(f"serving study {ctx.defn.name} on http://{args.address}:{args.port} "
+          f"(votes: {redact(ctx.store.url)})", file=sys.stderr)
+    proc = subprocess.Popen(streamlit_command(study, args.port, args.address), env=env)
+    return supervise(proc)
+
+
+def supervise(proc: subprocess.Popen) -> int:
+    """Wait for the Streamlit child; SIGTERM/SIGINT/SIGHUP stop it (and then us) cleanly."""
+    stopping: list[int] = []
+
+    def stop(signum, _frame):
+        stopping.append(signum)
+        if proc.poll() is None:
+            proc.terminate()
+
+    old = {s: signal.signal(s, stop) for s in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)}
     try:
-        return proc.wait()
-    except KeyboardInterrupt:
-        proc.terminate()
-        proc.wait(timeout=10)
-        raise
+        while True:
+            try:
+                code = proc.wait(timeout=0.5)
+                break
+            except subprocess.TimeoutExpired:
+                if stopping and _stopped_late(proc):
+                    proc.kill()
+    finally:
+        for s, h in old.items():
+            signal.signal(s, h)
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    if stopping:
+        print(f"evalkit study serve: stopped ({signal.Signals(stopping[0]).name})", file=sys.stderr)
+        return 0
+    return code
+
+
+def _stopped_late(proc: subprocess.Popen, grace_s: float = 10.0) -> bool:
+    import time
+
+    start = getattr(proc, "_evalkit_stop_at", None)
+    if start is None:
+        proc._evalkit_stop_at = time.monotonic()
+        return False
+    return time.monotonic() - start > grace_s
 
 
 def run_export(args) -> int:

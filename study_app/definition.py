@@ -30,8 +30,10 @@ Example (paths are relative to the study file)::
     [[comparisons]]                # or every pair among these (in listed order)
     all_pairs = ["jpeg/q20", "webp/q30", "hific/low"]
 
-Validation lives in :func:`parse_study` (file content) and :func:`check_study` (against the
-folders); both raise :class:`~evalkit.errors.StudyError` with "X must be ..., got ..." messages.
+Here: the file's content (:func:`parse_study`, :func:`load_study`).  Checking it against the
+folders is :mod:`study_app.study_check`, the starter file :mod:`study_app.starter`, the defaults
+:mod:`study_app.defaults`.  Errors are :class:`~evalkit.errors.StudyError` with one-line
+"X must be ..., got ..." messages.
 """
 
 from __future__ import annotations
@@ -39,19 +41,15 @@ from __future__ import annotations
 import itertools
 import os
 import re
-import secrets
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from evalkit.errors import EvalkitError, StudyError
-from evalkit.images import image_size
-from evalkit.layout import discover_runs, list_references
+from evalkit.errors import StudyError
+from study_app import defaults
+from study_app.defaults import GOLDEN_KINDS, TOKEN_ENV
 
-#: Degradations golden questions may use (made by :func:`study_app.stimuli.degrade`).
-GOLDEN_KINDS = ("blur", "noise", "jpeg", "pixelate")
-TOKEN_ENV = "EVALKIT_STUDY_TOKEN"
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 _METHOD_RE = re.compile(r"^[^/\s]+/[^/\s]+$")
 
@@ -76,14 +74,13 @@ class StudyDefinition:
     comparisons: tuple[tuple[str, str], ...]
     images: tuple[str, ...] | None = None
     crops: CropSpec | None = None
-    trials_per_rater: int = 20
-    golden_share: float = 0.1
-    golden_degradations: tuple[str, ...] = ("blur", "noise")
+    trials_per_rater: int = defaults.TRIALS_PER_RATER
+    golden_share: float = defaults.GOLDEN_SHARE
+    golden_degradations: tuple[str, ...] = defaults.GOLDEN_DEGRADATIONS
     seed: int = 0
-    design: str = "balanced"       # balanced | adaptive (study_app.design.DESIGNS)
-    instructions: str = "Each trial shows an original image and two versions of it, A and B. " \
-                        "Choose the version that looks closer to the original, or \"Can't decide\"."
-    consent: str = "I agree to take part; my answers are stored without my name."
+    design: str = defaults.DESIGN   # balanced | adaptive (study_app.design)
+    instructions: str = defaults.INSTRUCTIONS
+    consent: str = defaults.CONSENT
     completion_code: str = ""
     redirect_url: str = ""
     experimenter_token: str = ""
@@ -175,13 +172,13 @@ def parse_study(data: dict[str, Any], base_dir: Path, path: Path | None = None) 
     images = study.get("images", [])
     if not isinstance(images, list) or not all(isinstance(x, str) and x for x in images):
         raise StudyError(f"study.images must be a list of image names, got {images!r}")
-    trials = _get(study, "trials_per_rater", int, 20, w)
+    trials = _get(study, "trials_per_rater", int, defaults.TRIALS_PER_RATER, w)
     if trials < 1:
         raise StudyError(f"study.trials_per_rater must be >= 1, got {trials}")
-    share = _get(study, "golden_share", float, 0.1, w)
+    share = _get(study, "golden_share", float, defaults.GOLDEN_SHARE, w)
     if not 0.0 <= share < 1.0:
         raise StudyError(f"study.golden_share must be in [0, 1), got {share}")
-    kinds = study.get("golden_degradations", ["blur", "noise"])
+    kinds = study.get("golden_degradations", list(defaults.GOLDEN_DEGRADATIONS))
     if (not isinstance(kinds, list) or not kinds
             or any(k not in GOLDEN_KINDS for k in kinds) or len(set(kinds)) != len(kinds)):
         raise StudyError(f"study.golden_degradations must be distinct names among {list(GOLDEN_KINDS)}, "
@@ -189,8 +186,8 @@ def parse_study(data: dict[str, Any], base_dir: Path, path: Path | None = None) 
     seed = _get(study, "seed", int, 0, w)
     if not 0 <= seed < 2**63:
         raise StudyError(f"study.seed must be a non-negative 63-bit integer, got {seed}")
-    design = _get(study, "design", str, "balanced", w)
-    if design not in ("balanced", "adaptive"):
+    design = _get(study, "design", str, defaults.DESIGN, w)
+    if design not in defaults.DESIGNS:
         raise StudyError(f"study.design must be 'balanced' or 'adaptive', got {design!r}")
     redirect = _get(study, "redirect_url", str, "", w)
     if redirect and not redirect.startswith(("https://", "http://")):
@@ -228,90 +225,17 @@ def load_study(path: str | Path) -> StudyDefinition:
     """Read and validate a study file (content only; see :func:`check_study` for the folders)."""
     path = Path(path)
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
+        data = tomllib.loads(path.read_bytes().decode("utf-8"))
     except FileNotFoundError:
         raise StudyError(f"study file {path} does not exist") from None
+    except IsADirectoryError:
+        raise StudyError(f"study file {path} must be a TOML file, got a folder") from None
+    except OSError as exc:
+        raise StudyError(f"study file {path} cannot be read: {exc.strerror}") from None
+    except UnicodeDecodeError:
+        raise StudyError(f"study file {path} must be UTF-8 text (TOML), got binary data") from None
     except tomllib.TOMLDecodeError as exc:
-        raise StudyError(f"study file {path} is not valid TOML: {exc}") from exc
+        raise StudyError(f"study file {path} is not valid TOML: {exc}") from None
+    if not isinstance(data, dict):
+        raise StudyError(f"study file {path} must hold a TOML table")
     return parse_study(data, path.resolve().parent, path.resolve())
-
-
-@dataclass(frozen=True)
-class StudyCheck:
-    """What :func:`check_study` found: images used and the files behind every stimulus."""
-
-    images: tuple[str, ...]
-    references: dict[str, Path]
-    reconstructions: dict[tuple[str, str], Path]   # (method, image) -> file
-    sizes: dict[str, tuple[int, int]]              # image -> (width, height)
-    warnings: tuple[str, ...] = ()
-
-
-def check_study(defn: StudyDefinition) -> StudyCheck:
-    """Validate a study against its folders: every image present for every method, same sizes.
-
-    Raises:
-        StudyError: listing every missing file / size mismatch / unknown method or image at once.
-    """
-    try:
-        refs = list_references(defn.refs_dir)
-        codecs = sorted({m.split("/")[0] for m in defn.methods})
-        entries, _report = discover_runs(defn.refs_dir, defn.runs_dir, codecs=codecs)
-    except EvalkitError as exc:
-        raise StudyError(f"study {defn.name!r}: {exc}") from exc
-    problems: list[str] = []
-    images = defn.images or tuple(refs)
-    for im in images:
-        if im not in refs:
-            problems.append(f"image {im!r} is not in {defn.refs_dir}")
-    recon = {(e.method, e.image): e.reconstruction for e in entries}
-    known_methods = {e.method for e in entries}
-    for m in defn.methods:
-        if m not in known_methods:
-            problems.append(f"method {m} has no folder {defn.runs_dir / m}")
-            continue
-        for im in images:
-            if im in refs and (m, im) not in recon:
-                problems.append(f"{m}: missing reconstruction of {im!r}")
-    sizes: dict[str, tuple[int, int]] = {}
-    if not problems:
-        for im in images:
-            sizes[im] = image_size(refs[im])
-            for m in defn.methods:
-                s = image_size(recon[(m, im)])
-                if s != sizes[im]:
-                    problems.append(f"{m}: {im!r} is {s[0]}x{s[1]}, original is "
-                                    f"{sizes[im][0]}x{sizes[im][1]}")
-    if problems:
-        raise StudyError(f"study {defn.name!r} does not match its folders:\n  " + "\n  ".join(problems))
-    used = tuple(f"/{m}/" for m in defn.methods)
-    warnings = [w for w in _report.warnings() if any(u in w.replace("\\", "/") for u in used)]
-    if defn.crops:
-        small = [im for im, (w, h) in sizes.items() if w < defn.crops.width or h < defn.crops.height]
-        if small:
-            warnings.append(f"{len(small)} image(s) smaller than the crop size are cropped to "
-                            f"their own size: {', '.join(small[:5])}")
-    if not defn.token():
-        warnings.append(f"no experimenter_token (or env {TOKEN_ENV}): the experimenter page is off")
-    keep = {(m, im): p for (m, im), p in recon.items() if m in defn.methods and im in images}
-    return StudyCheck(tuple(images), {im: refs[im] for im in images}, keep, sizes, tuple(warnings))
-
-
-def starter_study(name: str, refs: str, runs: str, methods: list[str], *,
-                  seed: int | None = None) -> dict[str, Any]:
-    """The TOML content `evalkit study init` writes: every pair among ``methods``."""
-    if len(methods) < 2:
-        raise StudyError(f"a study needs at least 2 methods, got {methods}")
-    return {
-        "study": {
-            "name": name, "refs": refs, "runs": runs, "images": [],
-            "trials_per_rater": 20, "golden_share": 0.1, "golden_degradations": ["blur", "noise"],
-            "seed": seed if seed is not None else secrets.randbelow(2**31),
-            "instructions": StudyDefinition.instructions,
-            "consent": StudyDefinition.consent,
-            "completion_code": secrets.token_hex(4).upper(),
-            "redirect_url": "",
-            "experimenter_token": secrets.token_urlsafe(16),
-        },
-        "comparisons": [{"all_pairs": list(methods)}],
-    }

@@ -9,7 +9,7 @@ from __future__ import annotations
 import streamlit as st
 
 from study_app import flow
-from study_app.export import votes_table
+from study_app.export import votes_csv, votes_table
 from study_app.runtime import StudyContext
 
 
@@ -43,5 +43,5 @@ def render(ctx: StudyContext) -> None:
         st.dataframe(tables["golden_failures"], hide_index=True)
     else:
         st.write("None so far.")
-    st.download_button("Download votes.csv", votes.to_csv(index=False), file_name="votes.csv",
+    st.download_button("Download votes.csv", votes_csv(votes), file_name="votes.csv",
                        mime="text/csv", key="exp_download")

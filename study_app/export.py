@@ -1,6 +1,11 @@
 """Vote export: one row per stored vote -- the contract read by ``evalkit report``.
 
-Columns: :data:`evalkit.vote_table.VOTE_COLUMNS` (the contract, documented there), in that order.
+Columns: :data:`evalkit.vote_table.VOTE_COLUMNS` (the contract, documented there), in that order;
+``rater`` is the namespaced rater key (``prolific:<PID>`` or ``id:<id>``, see docs/study.md).
+
+Text cells that a spreadsheet would run as a formula (starting with ``=``, ``+``, ``-``, ``@``,
+tab or CR) get a leading ``'`` (:func:`evalkit.textsafe.csv_safe_frame`), in this file and in the
+experimenter's download.
 """
 
 from __future__ import annotations
@@ -10,8 +15,11 @@ from pathlib import Path
 import pandas as pd
 
 from evalkit.provenance import atomic_write_text, provenance, write_sidecar
+from evalkit.textsafe import csv_safe_frame
 from evalkit.vote_table import VOTE_COLUMNS, VOTE_DTYPES
-from study_app.store import VoteStore, as_utc
+from study_app.store import VoteStore
+from study_app.store_engine import normalize_url, redact
+from study_app.store_schema import as_utc
 
 
 def _iso(series: pd.Series) -> pd.Series:
@@ -42,28 +50,28 @@ def votes_table(store: VoteStore, study: str | None = None) -> pd.DataFrame:
     return df.sort_values(["study", "rater", "trial"]).reset_index(drop=True)[list(VOTE_COLUMNS)]
 
 
+def votes_csv(df: pd.DataFrame) -> str:
+    """The CSV text of a votes table, formula-looking text cells neutralised."""
+    return csv_safe_frame(df).to_csv(index=False)
+
+
 def export_votes(db_url: str, out: str | Path, study: str | None = None) -> pd.DataFrame:
-    """Write the votes CSV atomically plus a ``.json`` provenance sidecar; returns the table."""
-    store = VoteStore(db_url, pool_size=1)
+    """Write the votes CSV atomically plus a ``.json`` provenance sidecar; returns the table.
+
+    Raises:
+        StudyError: the database is missing (no file is created), unreachable or not a vote
+            database; the message names it.
+    """
+    url = normalize_url(db_url)
+    store = VoteStore(url, pool_size=1, create=False)
     try:
         df = votes_table(store, study)
         studies = store.frame("studies", study)
     finally:
         store.dispose()
-    atomic_write_text(out, df.to_csv(index=False))
+    atomic_write_text(out, votes_csv(df))
     write_sidecar(out, provenance(
-        {"db": _redact(db_url), "study": study},
+        {"db": redact(url), "study": study},
         studies=[{"name": r["name"], "seed": int(r["seed"])} for _, r in studies.iterrows()],
         n_votes=len(df), columns=list(VOTE_COLUMNS)))
     return df
-
-
-def _redact(url: str) -> str:
-    """Drop a password from a database URL before recording it."""
-    from sqlalchemy.engine import make_url
-
-    from study_app.store import normalize_url
-    try:
-        return make_url(normalize_url(url)).render_as_string(hide_password=True)
-    except Exception:
-        return "<unparsable>"

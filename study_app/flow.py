@@ -1,11 +1,14 @@
 """Pure decisions of the rater and experimenter pages (no Streamlit here; tested directly).
 
-Rater identity policy:
+Rater identity policy (docs/study.md, "Identity"):
 
-1. URL parameters ``PROLIFIC_PID`` (rater), ``STUDY_ID`` and ``SESSION_ID`` when present;
-2. else URL parameter ``rater`` (the app writes it into the URL once a rater starts, so a refresh
-   or a server restart resumes them);
-3. else an id the rater enters, or a generated ``r-xxxxxxxx`` when left empty.
+* URL parameters are validated against ``[A-Za-z0-9_-]{1,64}``; an invalid one is refused with a
+  fixed message that never echoes the value.
+* ``PROLIFIC_PID`` names a crowd rater (key ``prolific:<PID>``, with ``STUDY_ID``/``SESSION_ID``);
+  a typed id or a generated ``r-xxxxxxxx`` names anyone else (key ``id:<id>``): two namespaces.
+* Enrolment issues a resume secret that the app puts into the URL (``?resume=<secret>``); a
+  refresh, a closed tab or a server restart resumes with it.  An id already enrolled is refused
+  without the secret (so nobody can vote in someone else's name).
 """
 
 from __future__ import annotations
@@ -20,43 +23,60 @@ import pandas as pd
 
 from evalkit.errors import StudyError
 
-_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@+-]{0,127}$")
+PARAM_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+#: The URL parameters the app reads (all others are ignored).
+URL_PARAMS = ("PROLIFIC_PID", "STUDY_ID", "SESSION_ID", "resume", "view")
+
+
+class BadLink(StudyError):
+    """A URL parameter or typed id that does not match :data:`PARAM_RE` (message has no value)."""
 
 
 @dataclass(frozen=True)
 class Identity:
-    rater: str
+    rater: str                  # namespaced key: prolific:<PID> or id:<id>
     session: str = ""
     platform_study: str = ""
-    source: str = "generated"   # prolific | url | entered | generated
+    source: str = "generated"   # prolific | entered | generated
 
 
-def clean_rater_id(text: str) -> str:
-    """Validate an id typed by a rater or given in the URL."""
-    text = (text or "").strip()
-    if not _ID_RE.match(text):
-        raise StudyError("rater id must be 1-128 letters, digits or . _ @ + - (starting with a "
-                         f"letter or digit), got {text!r}")
-    return text
+def link_params(params: Mapping[str, str]) -> dict[str, str]:
+    """The known URL parameters, validated; raises :class:`BadLink` naming only the parameter."""
+    out = {}
+    for name in URL_PARAMS:
+        value = params.get(name)
+        if value is None:
+            continue
+        value = str(value)
+        if not PARAM_RE.match(value):
+            raise BadLink(f"This link is not valid (parameter {name} must be 1-64 letters, digits, "
+                          "_ or -). Please open the link you were given.")
+        out[name] = value
+    return out
 
 
-def identity_from_params(params: Mapping[str, str]) -> Identity | None:
-    """The rater named by the URL, or None when the page must ask (see module doc)."""
+def platform_identity(params: Mapping[str, str]) -> Identity | None:
+    """The crowd rater named by validated URL parameters, or None."""
     pid = params.get("PROLIFIC_PID")
-    if pid:
-        return Identity(clean_rater_id(pid), session=str(params.get("SESSION_ID", ""))[:128],
-                        platform_study=str(params.get("STUDY_ID", ""))[:128], source="prolific")
-    rater = params.get("rater")
-    if rater:
-        return Identity(clean_rater_id(rater), source="url")
-    return None
+    if not pid:
+        return None
+    return Identity("prolific:" + pid, session=params.get("SESSION_ID", ""),
+                    platform_study=params.get("STUDY_ID", ""), source="prolific")
 
 
 def identity_from_entry(text: str) -> Identity:
     """What the identity page starts with: the entered id, or a generated one when empty."""
-    if text and text.strip():
-        return Identity(clean_rater_id(text), source="entered")
-    return Identity("r-" + secrets.token_hex(4), source="generated")
+    text = (text or "").strip()
+    if not text:
+        return Identity("id:r-" + secrets.token_hex(4), source="generated")
+    if not PARAM_RE.match(text):
+        raise BadLink("Your ID must be 1-64 letters, digits, _ or - (no spaces).")
+    return Identity("id:" + text, source="entered")
+
+
+def display_id(rater_key: str) -> str:
+    """The id a rater knows (the key without its namespace)."""
+    return rater_key.split(":", 1)[1] if ":" in rater_key else rater_key
 
 
 def progress_text(answered: int, total: int) -> tuple[float, str]:
@@ -105,6 +125,7 @@ def experimenter_tables(votes: pd.DataFrame, trials: pd.DataFrame,
     answered = votes.groupby("rater").size().rename("answered")
     gold = votes[votes["is_golden"].astype(bool)].groupby("rater")
     per_rater = raters.set_index("rater")[["slot", "source", "completed_at"]].join(planned).join(answered)
+    per_rater["slot"] = per_rater["slot"].astype("Int64")   # no slot before the first vote
     per_rater = per_rater.join(gold.size().rename("golden_answered"))
     per_rater = per_rater.join(gold["golden_failed"].sum().rename("golden_failed"))
     per_rater = per_rater.join(votes.groupby("rater")["duration_s"].median().rename("median_s"))

@@ -12,10 +12,11 @@ from pathlib import Path
 
 from evalkit.errors import StudyError
 from evalkit.provenance import provenance
-from study_app.definition import StudyCheck, StudyDefinition, check_study, load_study
+from study_app.definition import StudyDefinition, load_study
 from study_app.design import PlannedTrial, Stimulus, plan_trials, stimulus_cycle
 from study_app.stimuli import StimulusSource
 from study_app.store import VoteStore
+from study_app.study_check import StudyCheck, check_capacity, check_study
 
 STUDY_ENV = "EVALKIT_STUDY_FILE"
 DB_ENV = "EVALKIT_STUDY_DB"
@@ -37,7 +38,13 @@ class StudyContext:
     _adaptive: object = None   # adaptive_store.InputsCache, built on first use
 
     def plan(self, slot: int) -> tuple[int, list[PlannedTrial]]:
+        """The plan of design slot ``slot``: ``(rater seed, trials)``.  The one place the app
+        asks which trials a rater gets (the store calls it when the first vote takes a slot)."""
         return plan_trials(self.defn, self.check.sizes, slot, self.cycle)
+
+    def first_trial(self, slot: int) -> PlannedTrial:
+        """The trial shown before a rater owns a slot: trial 0 of the next free slot's plan."""
+        return self.plan(slot)[1][0]
 
     def shown_trial(self, rater: str, trial: PlannedTrial) -> PlannedTrial:
         """The trial as it is shown: a pending adaptive trial gets its comparison chosen (and
@@ -57,9 +64,7 @@ def open_context(study_path: str | Path, db_url: str | None = None) -> StudyCont
     defn = load_study(study_path)
     check = check_study(defn)
     cycle = stimulus_cycle(defn, check.sizes)
-    if defn.n_regular > len(cycle):
-        raise StudyError(f"study.trials_per_rater must leave at most {len(cycle)} regular trials "
-                         f"(distinct stimuli), got {defn.n_regular}")
+    check_capacity(defn, len(cycle))
     store = VoteStore(db_url or default_db_url(study_path))
     if defn.design == "adaptive":
         import study_app.adaptive_store  # noqa: F401  (its table is created with the others)

@@ -1,7 +1,7 @@
 """Pixels shown to raters: originals, reconstructions, golden degradations, crops and zooms.
 
-Everything leaves this module as uint8 arrays or freshly encoded PNG bytes without metadata, so
-nothing the browser receives (file names, JPEG tables, EXIF) can reveal which codec made an image.
+Everything leaves this module as uint8 RGB arrays (decoded pixels: no file names, JPEG tables or
+EXIF); :mod:`study_app.delivery` encodes them for the browser.
 Golden degradations are strong on purpose (a careful rater never prefers them):
 
 * ``blur``     Gaussian blur, radius 1.5% of the short side (at least 3 px)
@@ -21,8 +21,8 @@ from PIL import Image, ImageFilter
 
 from evalkit.errors import StudyError
 from evalkit.images import load_image
-from study_app.definition import StudyCheck
 from study_app.design import GOLDEN_PREFIX, ORIGINAL, Box, name_key
+from study_app.study_check import StudyCheck
 
 
 def degrade(pixels: np.ndarray, kind: str, seed: int) -> np.ndarray:
@@ -53,28 +53,16 @@ def crop(pixels: np.ndarray, box: Box | None) -> np.ndarray:
     return pixels[y:y + h, x:x + w]
 
 
-def zoom_box(width: int, height: int, cx: float, cy: float, factor: float) -> Box:
-    """The region shown by the zoom: ``1/factor`` of each side, centred at fractions (cx, cy)
-    of the image and shifted to stay inside it."""
-    if factor < 1:
-        raise StudyError(f"zoom factor must be >= 1, got {factor}")
-    zw, zh = max(1, round(width / factor)), max(1, round(height / factor))
+def zoom_region(width: int, height: int, cx: float, cy: float, factor: int, view: int) -> Box:
+    """The region the zoom shows: ``view/factor`` image pixels per side (so it fills ``view``
+    CSS pixels at ``factor`` x), at most the image, centred at fractions (cx, cy) and shifted
+    to stay inside."""
+    if factor < 1 or view < 1:
+        raise StudyError(f"zoom factor and view must be >= 1, got {factor} and {view}")
+    zw, zh = min(width, max(1, view // factor)), min(height, max(1, view // factor))
     x = int(round(min(max(cx * width - zw / 2, 0), width - zw)))
     y = int(round(min(max(cy * height - zh / 2, 0), height - zh)))
     return (x, y, zw, zh)
-
-
-def magnify(pixels: np.ndarray, size: tuple[int, int]) -> np.ndarray:
-    """Nearest-neighbour resize to ``(width, height)`` (keeps pixels crisp for inspection)."""
-    return np.asarray(Image.fromarray(pixels).resize(size, Image.Resampling.NEAREST))
-
-
-def png_bytes(pixels: np.ndarray) -> bytes:
-    """Encode as PNG with no metadata chunks: bytes depend on the pixels only."""
-    buf = io.BytesIO()
-    Image.fromarray(np.ascontiguousarray(pixels, dtype=np.uint8), "RGB").save(
-        buf, format="PNG", compress_level=1)
-    return buf.getvalue()
 
 
 class StimulusSource:

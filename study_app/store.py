@@ -1,119 +1,57 @@
-"""The vote store: SQLAlchemy models and the few transactions the app needs.
+"""The vote store: the few transactions the app needs (tables in :mod:`study_app.store_schema`,
+engine setup in :mod:`study_app.store_engine`).
 
-Guarantees (tested against SQLite and PostgreSQL, threads and processes):
+Guarantees (tested against SQLite and PostgreSQL, threads, processes and two app servers):
 
 * one vote per (study, rater, trial), enforced by a unique constraint; a resubmitted vote is an
   ``INSERT ... ON CONFLICT DO NOTHING`` that stores nothing and reports ``stored=False``;
 * every vote is committed before :meth:`VoteStore.submit` returns (the app shows the next trial
-  only afterwards), so a refresh or a server restart resumes at the first trial missing from
-  :meth:`VoteStore.answered`;
-* a rater's trial plan and seed are stored at enrolment: exports and replays need only the DB.
+  only afterwards), so a refresh or a server restart resumes at the first unanswered trial;
+* a rater takes a design slot (and gets a stored plan and seed) with the first stored vote, in
+  the same transaction; the slot is unique per study, concurrent first votes retry on a clash;
+* a rater is enrolled with a resume secret (192 random bits); only its SHA-256 is stored.
 
-SQLite runs in WAL mode with a 30 s busy timeout; write transactions start with
-``BEGIN IMMEDIATE`` so concurrent writers queue instead of failing with "database is locked".
-PostgreSQL URLs (``postgresql://`` or ``postgres://``) are driven by psycopg 3.
+Database faults (server down, unreadable file) raise :class:`StoreUnavailable`.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
+import secrets
 import threading
 import time
-from collections.abc import Callable
+import zlib
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager, nullcontext
-from dataclasses import dataclass
-from datetime import datetime, timezone
+from dataclasses import dataclass, replace
+from datetime import datetime
 from pathlib import Path
 
-from sqlalchemy import (
-    BigInteger,
-    Boolean,
-    DateTime,
-    Float,
-    Integer,
-    String,
-    Text,
-    UniqueConstraint,
-    create_engine,
-    event,
-    func,
-    select,
-    update,
-)
+from sqlalchemy import func, select, update
 from sqlalchemy.dialects import postgresql as pg_dialect
 from sqlalchemy.dialects import sqlite as sqlite_dialect
-from sqlalchemy.engine import Engine
-from sqlalchemy.exc import IntegrityError, OperationalError
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from evalkit.errors import StudyError
 from study_app.design import PlannedTrial, format_crop, golden_failed, parse_crop, resolve_choice
+from study_app.store_engine import StoreUnavailable, make_engine, normalize_url, redact
+from study_app.store_schema import TABLES, Base, RaterRow, StudyRow, TrialRow, VoteRow, utcnow
+
+Planner = Callable[[int], tuple[int, list[PlannedTrial]]]
 
 
-class Base(DeclarativeBase):
-    pass
-
-
-class StudyRow(Base):
-    __tablename__ = "studies"
-    name: Mapped[str] = mapped_column(String(64), primary_key=True)
-    seed: Mapped[int] = mapped_column(BigInteger)
-    definition: Mapped[str] = mapped_column(Text)          # the study file's content (JSON)
-    provenance: Mapped[str] = mapped_column(Text)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-
-
-class RaterRow(Base):
-    __tablename__ = "raters"
-    __table_args__ = (UniqueConstraint("study", "rater"), UniqueConstraint("study", "slot"))
-    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    study: Mapped[str] = mapped_column(String(64))
-    rater: Mapped[str] = mapped_column(String(128))
-    slot: Mapped[int] = mapped_column(Integer)             # arrival order: picks the plan window
-    seed: Mapped[int] = mapped_column(BigInteger)          # seed of this rater's plan
-    source: Mapped[str] = mapped_column(String(16))        # prolific | entered | generated
-    platform_study: Mapped[str] = mapped_column(String(128), default="")   # STUDY_ID
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    completed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
-
-
-class TrialRow(Base):
-    __tablename__ = "trials"
-    __table_args__ = (UniqueConstraint("study", "rater", "idx"),)
-    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    study: Mapped[str] = mapped_column(String(64))
-    rater: Mapped[str] = mapped_column(String(128))
-    idx: Mapped[int] = mapped_column(Integer)
-    image: Mapped[str] = mapped_column(String(256))
-    crop: Mapped[str] = mapped_column(String(64))          # "x,y,w,h" or ""
-    method_a: Mapped[str] = mapped_column(String(256))
-    method_b: Mapped[str] = mapped_column(String(256))
-    a_left: Mapped[bool] = mapped_column(Boolean)
-    is_golden: Mapped[bool] = mapped_column(Boolean)
-
-
-class VoteRow(Base):
-    __tablename__ = "votes"
-    __table_args__ = (UniqueConstraint("study", "rater", "trial", name="one_vote_per_trial"),)
-    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    study: Mapped[str] = mapped_column(String(64))
-    rater: Mapped[str] = mapped_column(String(128))
-    trial: Mapped[int] = mapped_column(Integer)
-    session: Mapped[str] = mapped_column(String(128))
-    side: Mapped[str] = mapped_column(String(8))           # left | right | tie
-    choice: Mapped[str] = mapped_column(String(256))       # chosen method or "tie"
-    golden_failed: Mapped[bool] = mapped_column(Boolean)
-    shown_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    answered_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    duration_s: Mapped[float] = mapped_column(Float)
+class RaterExists(StudyError):
+    """The rater key is already enrolled (resuming needs its secret)."""
 
 
 @dataclass(frozen=True)
 class RaterRecord:
     study: str
     rater: str
-    slot: int
-    seed: int
+    slot: int | None
+    seed: int | None
     source: str
     completed: bool
 
@@ -126,79 +64,72 @@ class SubmitResult:
     choice: str
 
 
-def utcnow() -> datetime:
-    return datetime.now(timezone.utc)
+def secret_hash(secret: str) -> str:
+    return hashlib.sha256(secret.encode("utf-8")).hexdigest()
 
 
-def as_utc(value: datetime) -> datetime:
-    """SQLite returns naive datetimes: they were written as UTC."""
-    return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value.astimezone(timezone.utc)
+def new_secret() -> str:
+    """A resume secret: 192 random bits, URL-safe (matches ``[A-Za-z0-9_-]{32}``)."""
+    return secrets.token_urlsafe(24)
 
 
-def normalize_url(url: str | Path) -> str:
-    """``postgresql://``/``postgres://`` -> psycopg 3 driver; a bare path -> SQLite file."""
-    url = str(url)
-    for prefix in ("postgresql://", "postgres://"):
-        if url.startswith(prefix):
-            return "postgresql+psycopg://" + url[len(prefix):]
-    if url.startswith(("postgresql+", "sqlite:///")):
-        return url
-    if "://" in url or url.startswith("sqlite:"):
-        raise StudyError(f"database URL must be sqlite:///FILE, postgresql://... or a file path, got {url!r}")
-    return "sqlite:///" + str(Path(url).resolve())
+def _stimulus(t: PlannedTrial) -> tuple:
+    return (t.image, t.crop, t.method_a, t.method_b)
 
 
-def make_engine(url: str | Path, *, pool_size: int = 10) -> Engine:
-    url = normalize_url(url)
-    if url.startswith("sqlite"):
-        if url in ("sqlite://", "sqlite:///:memory:"):
-            raise StudyError("database must be a file for SQLite (several processes share it), got :memory:")
-        Path(url[len("sqlite:///"):]).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False},
-                               pool_size=pool_size, max_overflow=100, pool_timeout=60)
+def with_first_trial(plan: list[PlannedTrial], shown: PlannedTrial) -> list[PlannedTrial]:
+    """``plan`` reordered so that its trial 0 is ``shown`` (the trial the rater answered before
+    owning a slot).  ``shown`` in the plan: swapped to the front (same stimuli, balance intact);
+    else it takes the place of the first plan trial of its kind (regular/golden)."""
+    if plan and _stimulus(plan[0]) == _stimulus(shown) and plan[0].a_left == shown.a_left:
+        return plan
+    out = list(plan)
+    j = next((i for i, t in enumerate(out) if _stimulus(t) == _stimulus(shown)), None)
+    if j is None:
+        j = next((i for i, t in enumerate(out) if t.is_golden == shown.is_golden), 0)
+    out[j] = out[0]
+    out[0] = shown    # (j == 0: same stimulus, the side shown wins)
+    return [replace(t, index=i) for i, t in enumerate(out)]
 
-        @event.listens_for(engine, "connect")
-        def _on_connect(dbapi_conn, _record):
-            dbapi_conn.isolation_level = None   # we issue BEGIN ourselves (below)
-            cur = dbapi_conn.cursor()
-            cur.execute("PRAGMA busy_timeout=30000")
-            cur.execute("PRAGMA journal_mode=WAL")
-            cur.execute("PRAGMA synchronous=NORMAL")
-            cur.close()
 
-        @event.listens_for(engine, "begin")
-        def _on_begin(conn):
-            immediate = conn.get_execution_options().get("immediate", False)
-            conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
-        return engine
-    return create_engine(url, pool_size=pool_size, max_overflow=100, pool_pre_ping=True,
-                         pool_timeout=60)
+class _Retry(Exception):
+    pass
 
 
 class VoteStore:
     """All reads and writes of the study database. Safe to share between threads."""
 
-    def __init__(self, url: str | Path, *, pool_size: int = 10):
+    def __init__(self, url: str | Path, *, pool_size: int = 10, create: bool = True):
         self.url = normalize_url(url)
-        self.engine = make_engine(self.url, pool_size=pool_size)
-        self._write_lock = (threading.Lock() if self.engine.dialect.name == "sqlite"
-                            else nullcontext())
-        self._insert = (sqlite_dialect.insert if self.engine.dialect.name == "sqlite"
-                        else pg_dialect.insert)
+        self.engine = make_engine(self.url, pool_size=pool_size, create=create)
+        sqlite = self.engine.dialect.name == "sqlite"
+        self._write_lock = threading.Lock() if sqlite else nullcontext()
+        self._insert = sqlite_dialect.insert if sqlite else pg_dialect.insert
 
     # ---- plumbing --------------------------------------------------------------------------
+    @contextmanager
+    def _faults(self) -> Iterator[None]:
+        try:
+            yield
+        except IntegrityError:
+            raise
+        except (DBAPIError, PoolTimeout) as exc:
+            detail = str(getattr(exc, "orig", exc) or exc).strip().splitlines()
+            raise StoreUnavailable(f"vote database {redact(self.url)} cannot be used: "
+                                   f"{detail[0] if detail else type(exc).__name__}") from exc
+
     @contextmanager
     def _write(self):
         # SQLite: queue this process's writers on a lock. SQLite's own busy handler polls with
         # growing sleeps, which starves unlucky writers (seconds of p99 with 50 raters);
         # the lock keeps waits short and fair. Other processes still queue via busy_timeout.
-        with self._write_lock:
+        with self._faults(), self._write_lock:
             with self.engine.connect().execution_options(immediate=True) as conn, conn.begin():
                 yield conn
 
     @contextmanager
     def _read(self):
-        with self.engine.connect() as conn, conn.begin():
+        with self._faults(), self.engine.connect() as conn, conn.begin():
             yield conn
 
     # public transaction API for modules with their own tables (study_app.adaptive_store)
@@ -211,11 +142,20 @@ class VoteStore:
             try:
                 with self._write() as conn:
                     Base.metadata.create_all(conn)
+                    self._check_columns(conn)
                 return
-            except (IntegrityError, OperationalError):   # a concurrent CREATE won the race
+            except (IntegrityError, StoreUnavailable):   # a concurrent CREATE won the race
                 if attempt == 4:
                     raise
                 time.sleep(0.2 * (attempt + 1))
+
+    def _check_columns(self, conn) -> None:
+        from sqlalchemy import inspect
+
+        have = {c["name"] for c in inspect(conn).get_columns("raters")}
+        if "secret_hash" not in have:
+            raise StudyError(f"vote database {redact(self.url)} was made by an older evalkit "
+                             "(no resume secrets): export it, then serve with a new --db")
 
     def dispose(self) -> None:
         self.engine.dispose()
@@ -234,44 +174,51 @@ class VoteStore:
                              f"already holds its plans), got {seed}; rename the study to start anew")
 
     # ---- raters ----------------------------------------------------------------------------
+    @staticmethod
+    def _record(row) -> RaterRecord:
+        return RaterRecord(row.study, row.rater, row.slot, row.seed, row.source,
+                           row.completed_at is not None)
+
     def get_rater(self, study: str, rater: str) -> RaterRecord | None:
         with self._read() as conn:
             row = conn.execute(select(RaterRow).where(RaterRow.study == study,
                                                       RaterRow.rater == rater)).first()
-        if row is None:
-            return None
-        return RaterRecord(row.study, row.rater, row.slot, row.seed, row.source,
-                           row.completed_at is not None)
+        return None if row is None else self._record(row)
 
-    def enroll(self, study: str, rater: str, planner: Callable[[int], tuple[int, list[PlannedTrial]]],
-               *, source: str = "generated", platform_study: str = "") -> RaterRecord:
-        """Return the rater's record, creating it (next free slot, plan from ``planner(slot)``)
-        on first sight. Concurrent enrolments retry on a slot clash."""
-        if not rater or len(rater) > 128:
-            raise StudyError(f"rater id must be 1-128 characters, got {rater!r}")
-        for _ in range(50):
-            existing = self.get_rater(study, rater)
-            if existing is not None:
-                return existing
-            try:
-                with self._write() as conn:
-                    slot = conn.execute(select(func.coalesce(func.max(RaterRow.slot) + 1, 0))
-                                        .where(RaterRow.study == study)).scalar_one()
-                    seed, trials = planner(int(slot))
-                    conn.execute(self._insert(RaterRow).values(
-                        study=study, rater=rater, slot=slot, seed=seed, source=source,
-                        platform_study=platform_study, created_at=utcnow()))
-                    conn.execute(self._insert(TrialRow), [
-                        dict(study=study, rater=rater, idx=t.index, image=t.image,
-                             crop=format_crop(t.crop), method_a=t.method_a, method_b=t.method_b,
-                             a_left=t.a_left, is_golden=t.is_golden) for t in trials])
-            except IntegrityError:
-                time.sleep(0.01)
-                continue
-            return RaterRecord(study, rater, int(slot), seed, source, False)
-        raise StudyError(f"could not enrol rater {rater!r}: too many concurrent enrolments")
+    def rater_by_secret(self, study: str, secret: str) -> RaterRecord | None:
+        """The rater a resume secret belongs to (None for an unknown secret)."""
+        with self._read() as conn:
+            row = conn.execute(select(RaterRow).where(
+                RaterRow.study == study, RaterRow.secret_hash == secret_hash(secret))).first()
+        return None if row is None else self._record(row)
+
+    def enroll(self, study: str, rater: str, *, source: str = "generated",
+               platform_study: str = "") -> tuple[RaterRecord, str]:
+        """Create the rater (no slot yet) and return it with its new resume secret.
+
+        Raises:
+            RaterExists: the key is taken (a second session must resume with the secret).
+        """
+        if not rater or len(rater) > 80:
+            raise StudyError(f"rater key must be 1-80 characters, got {len(rater or '')}")
+        secret = new_secret()
+        try:
+            with self._write() as conn:
+                conn.execute(self._insert(RaterRow).values(
+                    study=study, rater=rater, secret_hash=secret_hash(secret), source=source,
+                    platform_study=platform_study, created_at=utcnow()))
+        except IntegrityError:
+            raise RaterExists(f"rater {rater!r} is already enrolled in study {study!r}") from None
+        return RaterRecord(study, rater, None, None, source, False), secret
+
+    def next_slot(self, study: str) -> int:
+        """The slot the next first vote will take (when nobody else takes it first)."""
+        with self._read() as conn:
+            return int(conn.execute(select(func.coalesce(func.max(RaterRow.slot) + 1, 0))
+                                    .where(RaterRow.study == study)).scalar_one())
 
     def trials(self, study: str, rater: str) -> list[PlannedTrial]:
+        """The rater's stored plan ([] before the first vote)."""
         with self._read() as conn:
             rows = conn.execute(select(TrialRow).where(TrialRow.study == study, TrialRow.rater == rater)
                                 .order_by(TrialRow.idx)).all()
@@ -295,16 +242,80 @@ class VoteStore:
                          .values(completed_at=utcnow()))
 
     # ---- votes -----------------------------------------------------------------------------
+    def assign_slot(self, study: str, rater: str, planner: Planner) -> RaterRecord:
+        """Give an enrolled rater the next free slot and store its plan now, without a vote (for
+        scripts, simulations and tests; the app takes the slot with the first vote)."""
+        for _ in range(100):
+            try:
+                with self._write() as conn:
+                    row = conn.execute(select(RaterRow).where(RaterRow.study == study,
+                                                              RaterRow.rater == rater)).first()
+                    if row is None:
+                        raise StudyError(f"rater must be enrolled in study {study!r}, got {rater!r}")
+                    if row.slot is None:
+                        self._take_slot(conn, row, 0, None, planner)
+                return self.get_rater(study, rater)
+            except (IntegrityError, _Retry):
+                time.sleep(0.005 + secrets.randbelow(20) / 1000)
+        raise StoreUnavailable(f"could not give {rater!r} a slot: too many concurrent first votes")
+
+    def _take_slot(self, conn, row, trial: int, first: tuple[int, PlannedTrial] | None,
+                   planner: Planner | None) -> None:
+        """First vote of a rater without a slot (``first``: the slot trial 0 was planned for and
+        the trial shown; None from :meth:`assign_slot`): take the next free slot and store its
+        plan, with the trial the rater answered as trial 0."""
+        if planner is None or trial != 0:
+            raise StudyError(f"trial must be one of rater {row.rater!r}'s planned trials, got {trial}")
+        first_slot, shown = first if first is not None else (None, None)
+        if self.engine.dialect.name == "postgresql":   # queue first votes (all servers) per study
+            conn.execute(select(func.pg_advisory_xact_lock(zlib.crc32(row.study.encode()))))
+        slot = int(conn.execute(select(func.coalesce(func.max(RaterRow.slot) + 1, 0))
+                                .where(RaterRow.study == row.study)).scalar_one())
+        seed, plan = planner(slot)
+        if shown is not None:
+            plan = with_first_trial(plan, shown)
+        res = conn.execute(update(RaterRow).where(RaterRow.id == row.id, RaterRow.slot.is_(None))
+                           .values(slot=slot, seed=seed, first_slot=first_slot))
+        if res.rowcount != 1:   # another tab of this rater took a slot meanwhile
+            raise _Retry
+        conn.execute(self._insert(TrialRow), [
+            dict(study=row.study, rater=row.rater, idx=t.index, image=t.image,
+                 crop=format_crop(t.crop), method_a=t.method_a, method_b=t.method_b,
+                 a_left=t.a_left, is_golden=t.is_golden) for t in plan])
+
     def submit(self, study: str, rater: str, trial: int, side: str, *, session: str = "",
-               shown_at: datetime | None = None, answered_at: datetime | None = None) -> SubmitResult:
+               shown_at: datetime | None = None, answered_at: datetime | None = None,
+               first: tuple[int, PlannedTrial] | None = None,
+               planner: Planner | None = None) -> SubmitResult:
         """Store one answer (``left``/``right``/``tie``) and commit; idempotent per (rater, trial).
 
+        A rater without a slot must answer trial 0 and pass ``first = (slot it was planned
+        for, the trial shown)`` and ``planner``: the slot is taken in the same transaction.
+
         Raises:
-            StudyError: unknown trial or choice.
+            StudyError: unknown rater, trial or choice.
         """
         answered_at = answered_at or utcnow()
         shown_at = shown_at or answered_at
+        for _ in range(100):
+            try:
+                return self._submit_once(study, rater, trial, side, session, shown_at,
+                                         answered_at, first, planner)
+            except (IntegrityError, _Retry):   # slot clash with a concurrent first vote
+                time.sleep(0.005 + secrets.randbelow(20) / 1000)
+        raise StoreUnavailable(f"could not store the vote of {rater!r}: too many concurrent first votes")
+
+    def _submit_once(self, study, rater, trial, side, session, shown_at, answered_at, first,
+                     planner) -> SubmitResult:
         with self._write() as conn:
+            r = conn.execute(select(RaterRow).where(RaterRow.study == study,
+                                                    RaterRow.rater == rater)).first()
+            if r is None:
+                raise StudyError(f"rater must be enrolled in study {study!r}, got {rater!r}")
+            if r.slot is None:
+                if first is None:
+                    raise StudyError(f"trial must be one of rater {rater!r}'s planned trials, got {trial}")
+                self._take_slot(conn, r, trial, first, planner)
             row = conn.execute(select(TrialRow).where(TrialRow.study == study, TrialRow.rater == rater,
                                                       TrialRow.idx == trial)).first()
             if row is None:
@@ -333,13 +344,15 @@ class VoteStore:
 
     # ---- tables for export / experimenter --------------------------------------------------
     def frame(self, table: str, study: str | None = None):
-        """A whole table (``studies``, ``raters``, ``trials``, ``votes``) as a DataFrame."""
+        """A whole table (``studies``, ``raters``, ``trials``, ``votes``) as a DataFrame
+        (``raters`` without the secret hashes)."""
         import pandas as pd
 
-        model = {"studies": StudyRow, "raters": RaterRow, "trials": TrialRow, "votes": VoteRow}.get(table)
+        model = TABLES.get(table)
         if model is None:
             raise StudyError(f"table must be studies, raters, trials or votes, got {table!r}")
-        stmt = select(model.__table__)
+        cols = [c for c in model.__table__.c if c.name != "secret_hash"]
+        stmt = select(*cols)
         if study is not None:
             col = model.__table__.c.name if model is StudyRow else model.__table__.c.study
             stmt = stmt.where(col == study)

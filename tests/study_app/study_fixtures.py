@@ -15,22 +15,24 @@ METHODS = tuple(f"{CODEC}/{s}" for s in SETTINGS)
 TOKEN = "s3cret-token-for-tests"
 
 
-def _photos() -> dict[str, np.ndarray]:
+def _photos(size: tuple[int, int]) -> dict[str, np.ndarray]:
     from skimage import data
 
     out = {}
     for name in ("astronaut", "chelsea", "coffee"):
         arr = getattr(data, name)()
-        out[name] = np.asarray(Image.fromarray(arr).resize((96, 64), Image.Resampling.BICUBIC))
+        out[name] = np.asarray(Image.fromarray(arr).resize(size, Image.Resampling.BICUBIC))
     return out
 
 
 def make_study(root: Path, *, trials: int = 6, golden_share: float = 0.2, seed: int = 7,
-               methods=METHODS, crops: dict | None = None, **study_extra) -> Path:
-    """Write refs/, runs/ and study.toml under ``root``; returns the study file."""
+               methods=METHODS, crops: dict | None = None, size: tuple[int, int] = (96, 64),
+               **study_extra) -> Path:
+    """Write refs/, runs/ and study.toml under ``root`` (images ``size`` = (width, height));
+    returns the study file."""
     refs, runs = root / "refs", root / "runs"
     refs.mkdir(parents=True, exist_ok=True)
-    for name, arr in _photos().items():
+    for name, arr in _photos(size).items():
         Image.fromarray(arr).save(refs / f"{name}.png")
         for setting in SETTINGS:
             d = runs / CODEC / setting

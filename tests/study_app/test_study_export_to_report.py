@@ -30,8 +30,11 @@ def test_votes_from_the_study_become_a_report(tmp_path, capsys):
     ctx = open_context(study_file)
     raters = [f"rater{k}" for k in range(6)]
     for rater in raters:
-        ctx.store.enroll(ctx.defn.name, rater, ctx.plan, source="entered")
-        for trial in ctx.store.trials(ctx.defn.name, rater):
+        ctx.store.enroll(ctx.defn.name, rater, source="entered")
+        shown = ctx.first_trial(ctx.store.next_slot(ctx.defn.name))
+        ctx.store.submit(ctx.defn.name, rater, 0, _side_of_preferred(shown),
+                         first=(ctx.store.next_slot(ctx.defn.name), shown), planner=ctx.plan)
+        for trial in ctx.store.trials(ctx.defn.name, rater)[1:]:
             ctx.store.submit(ctx.defn.name, rater, trial.index, _side_of_preferred(trial))
     ctx.store.dispose()
 
