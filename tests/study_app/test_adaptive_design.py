@@ -177,7 +177,7 @@ def test_study_file_design_key(adaptive_study, tmp_path):
 
 
 def test_adaptive_plan_has_pending_regular_and_fixed_golden(adaptive_study):
-    from study_app.definition import check_study
+    from study_app.study_check import check_study
 
     defn = load_study(adaptive_study)
     sizes = check_study(defn).sizes
@@ -259,8 +259,8 @@ def test_store_flow_stores_votes_and_choice_state(adaptive_study, tmp_path):
 def test_incremental_inputs_equal_full_aggregation(adaptive_study, tmp_path):
     """The per-process cache (incremental by row id) sees exactly what SQL aggregation sees."""
     from study_app.adaptive_store import AdaptiveSpace, InputsCache, read_inputs
-    from study_app.definition import check_study
     from study_app.store import utcnow
+    from study_app.study_check import check_study
 
     ctx = _context(adaptive_study, f"sqlite:///{tmp_path / 'v.sqlite'}")
     space = AdaptiveSpace.from_study(ctx.defn, check_study(ctx.defn).sizes)
