@@ -24,6 +24,7 @@ from PIL import Image
 
 from baselines.staging import RunStager, write_png, write_run_json
 from evalkit.errors import LayoutError
+from evalkit.evaluate.annotations import read_manifest_column
 from evalkit.evaluate.timings import RUN_JSON_KEYS, read_manifest_timings
 from evalkit.images import IMAGE_EXTENSIONS, read_image
 from evalkit.layout import MANIFEST_NAME, list_references, read_manifest
@@ -110,6 +111,9 @@ def import_run(recon_dir: str | Path, runs_dir: str | Path, codec: str, setting:
         rates = {stem: rows[stem] for stem in recons}
     if timings is not None and not Path(timings).is_file():
         raise LayoutError(f"timings file {timings} does not exist")
+    # a per-image model (e.g. HiFiC lo/mi/hi mixed in one setting) goes into run.json, which
+    # evaluate carries into the results' ``model`` column
+    models = read_manifest_column(manifest, "model") if manifest is not None else {}
     times = read_manifest_timings(timings if timings is not None else manifest) \
         if (timings or manifest) is not None else {}
     if refs_dir is not None:
@@ -151,6 +155,8 @@ def import_run(recon_dir: str | Path, runs_dir: str | Path, codec: str, setting:
                 bpp = bits_per_pixel(nbytes, w, h)
             info.update(bytes=nbytes, bpp=bpp)
             info.update({RUN_JSON_KEYS[c]: v for c, v in times.get(stem, {}).items()})
+            if stem in models:
+                info["model"] = models[stem]
             images[stem] = info
             out_rows.append({"codec": codec, "setting": setting, "image": stem, "width": w, "height": h,
                              "bytes": nbytes, "bpp": bpp,

@@ -253,7 +253,7 @@ def run_matched(refs_dir: str | Path, runs_dir: str | Path, codecs: Sequence[str
         tasks = [_MatchTask(n, refs[img], t, grids[n], str(stager.stage(n, setting)), lookahead)
                  for n in names for img, t in sorted(targets.items())]
         rows = list(run_tasks(_match_task, tasks, workers=nworkers, executor=executor,
-                              desc="bpp matching", progress=progress,
+                              desc="bpp matching", progress=progress, unit="img",
                               describe=lambda t: f"{t.codec} on {t.ref.path}"))
         for n, codec in codec_objs.items():
             mine = [r for r in rows if r["codec"] == n]

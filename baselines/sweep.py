@@ -11,6 +11,8 @@ Output, for codec ``C`` at rate parameter ``v``::
 
 from __future__ import annotations
 
+import sys
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -70,6 +72,38 @@ def _sweep_task(task: _SweepTask) -> list[dict[str, Any]]:
     return out
 
 
+def _is_terminal() -> bool:
+    return sys.stderr.isatty()
+
+
+class SettingLog:
+    """One stderr line per finished setting (progress when stderr is no terminal)."""
+
+    def __init__(self, codecs: dict[str, Codec], n_images: int, n_settings: int, *,
+                 enabled: bool):
+        self.codecs, self.n_images, self.n_settings = codecs, n_images, n_settings
+        self.enabled = enabled
+        self.done: dict[tuple[str, float], list[float]] = {}
+        self.finished = 0
+        self.t0 = time.perf_counter()
+
+    def update(self, recs: list[dict[str, Any]]) -> None:
+        if not self.enabled:
+            return
+        for r in recs:
+            bpps = self.done.setdefault((r["codec"], r["value"]), [])
+            bpps.append(r["bpp"])
+            if len(bpps) == self.n_images:
+                self.finished += 1
+                elapsed = time.perf_counter() - self.t0
+                eta = elapsed / self.finished * (self.n_settings - self.finished)
+                setting = self.codecs[r["codec"]].setting_name(r["value"])
+                print(f"baseline: {r['codec']}/{setting} done ({self.n_images} images, mean "
+                      f"{sum(bpps) / len(bpps):.4f} bpp) [{self.finished}/{self.n_settings} "
+                      f"settings, {elapsed:.0f} s elapsed, ~{eta:.0f} s left]", file=sys.stderr,
+                      flush=True)
+
+
 def codec_record(codec: Codec) -> dict[str, Any]:
     """What run.json says about a codec (name, description, library versions)."""
     return {"codec": codec.name, "description": codec.description, "versions": codec.versions(),
@@ -92,7 +126,9 @@ def run_sweep(refs_dir: str | Path, runs_dir: str | Path, codecs: Sequence[str] 
             and slow down when workers share cores.
         executor: ``"auto"`` (default: threads, or processes when a codec holds the GIL,
             i.e. jpeg2000), ``"thread"`` or ``"process"``; the bitstreams are identical.
-        progress: show a tqdm bar on stderr.
+        progress: report progress on stderr: in a terminal a tqdm bar counting encoded images
+            (one per image and setting) with rate and ETA; otherwise (logs, CI) one line
+            per finished setting.
         overwrite: replace existing setting folders (otherwise they are an error, checked
             before any work).
 
@@ -128,14 +164,18 @@ def run_sweep(refs_dir: str | Path, runs_dir: str | Path, codecs: Sequence[str] 
     rows: list[dict[str, Any]] = []
     with RunStager(runs_dir, overwrite=overwrite) as stager:
         stager.check_free([runs_dir / n / codec_objs[n].setting_name(v) for n in names for v in plan[n]])
-        tasks = []
+        tasks = []  # one per (codec, setting, image), settings in order: each finishes early
         for name in names:
-            folders = tuple(str(stager.stage(name, codec_objs[name].setting_name(v))) for v in plan[name])
-            tasks += [_SweepTask(name, plan[name], ref, folders) for ref in refs.values()]
+            for v in plan[name]:
+                folder = str(stager.stage(name, codec_objs[name].setting_name(v)))
+                tasks += [_SweepTask(name, (v,), ref, (folder,)) for ref in refs.values()]
+        log = SettingLog(codec_objs, len(refs), sum(len(v) for v in plan.values()),
+                         enabled=progress and not _is_terminal())
         for recs in run_tasks(_sweep_task, tasks, workers=nworkers, executor=executor,
-                              desc="baseline sweep", progress=progress,
-                              describe=lambda t: f"{t.codec} on {t.ref.path}"):
+                              desc="baseline sweep", progress=progress and _is_terminal(),
+                              describe=lambda t: f"{t.codec} on {t.ref.path}", unit="img"):
             rows.extend(recs)
+            log.update(recs)
         for name in names:
             codec = codec_objs[name]
             for v in plan[name]:

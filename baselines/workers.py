@@ -45,15 +45,17 @@ def check_parallel(workers: int | None, executor: str, codecs: list | None = Non
 
 
 def run_tasks(fn: Callable[[Any], T], tasks: Sequence[Any], *, workers: int, executor: str,
-              desc: str, progress: bool, describe: Callable[[Any], str] = str) -> Iterator[T]:
-    """Yield ``fn(task)`` for every task (in completion order).
+              desc: str, progress: bool, describe: Callable[[Any], str] = str,
+              unit: str = "task") -> Iterator[T]:
+    """Yield ``fn(task)`` for every task (in completion order), with a tqdm bar (rate and ETA)
+    counting ``unit`` when ``progress``.
 
     The first failure cancels the tasks not yet started and is re-raised: an
     :class:`EvalkitError` as is, anything else as :class:`CodecError` naming the task.
     """
     from tqdm.auto import tqdm
 
-    bar = tqdm(total=len(tasks), desc=desc, unit="task", disable=not progress, leave=False)
+    bar = tqdm(total=len(tasks), desc=desc, unit=unit, disable=not progress, dynamic_ncols=True)
     try:
         if workers == 1 or len(tasks) <= 1:
             for task in tasks:

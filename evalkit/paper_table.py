@@ -151,4 +151,11 @@ def paper_table(results: pd.DataFrame, *, images: Sequence[str] | None = None,
     """
     df, bold = paper_table_frame(results, images=images, codecs=codecs, metrics=metrics,
                                  columns=columns)
-    return render(df, fmt, bold=bold, group="image", headers=display_headers(df))
+    text = render(df, fmt, bold=bold, group="image", headers=display_headers(df))
+    from evalkit.evaluate.annotations import STAND_IN_NOTE, stand_in_used
+
+    if stand_in_used(results):
+        from evalkit.rd.bd import footnote
+
+        text += footnote(f"metric values {STAND_IN_NOTE}", fmt)
+    return text

@@ -28,6 +28,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from evalkit.evaluate.annotations import STAND_IN_NOTE, stand_in_used
 from evalkit.provenance import (
     atomic_write_bytes,
     atomic_write_text,
@@ -168,11 +169,13 @@ def compute_report(votes, *, mapping: ColumnMapping | None = None, results=None,
     raw, vote_src = _source(votes, "votes")
     canon = canonical_votes(raw, mapping)
     res: MetricResults | None = None
+    stand_in = False
     sources = [vote_src]
     if results is not None:
         rdf, res_src = _source(results, "metric results")
         res = prepare_results(rdf, metric_directions)
         check_results_match(res.table, canon, vote_src["path"], res_src["path"])
+        stand_in = stand_in_used(rdf)
         sources.append(res_src)
     if bpp is not None and not isinstance(bpp, MethodBpp):
         path, bpp = bpp, read_bpp_file(bpp)
@@ -214,6 +217,8 @@ def compute_report(votes, *, mapping: ColumnMapping | None = None, results=None,
                     k: v for k, v in mapping.__dict__.items()},
                 "metric_directions": metric_directions or {}, "families": families or {}}
     prov = provenance(settings, inputs=sources)
+    if stand_in:
+        prov["note"] = f"metric values {STAND_IN_NOTE}"
     summary = {
         "inputs": sources, "counts": counts, "tie_policy": tie_policy, "level": level,
         "exclusion_policy": policy.describe(),
@@ -229,6 +234,7 @@ def compute_report(votes, *, mapping: ColumnMapping | None = None, results=None,
             agreement.to_dict("records")),
         "no_rater": bool((canon["rater"] == NO_RATER).all()),
         "ignored_result_columns": [] if res is None else list(res.ignored),
+        "stand_in_weights": stand_in,
         "bitrate": None if bpp is None else {
             "bpp": bpp.note(), "images": bpp.images, "dropped_images": bpp.dropped,
             "savings_note": savings_note},
@@ -392,6 +398,9 @@ def _metrics_section(data: ReportData, fig_dir: Path) -> list:
     if res is None:
         return []
     blocks: list = [Heading("Metrics vs humans")]
+    stand_in = data.summary.get("stand_in_weights")
+    if stand_in:
+        blocks.append(Para(f"WARNING: the metric values were {STAND_IN_NOTE}."))
     if res.ignored:
         blocks.append(Para("Result columns ignored (direction unknown; give one with "
                            f"--metric-direction): {', '.join(res.ignored)}."))
@@ -399,7 +408,9 @@ def _metrics_section(data: ReportData, fig_dir: Path) -> list:
         return blocks + [Para("The results table has no metric column: no agreement table.")]
     blocks.append(Table("metric_agreement", f"2AFC agreement of each metric with the human "
                         f"majority ({_pct(lvl)} Wilson CI).", data.agreement))
-    blocks += _figure(figures.metric_agreement_figure(data.agreement, lvl, fig_dir),
+    blocks += _figure(figures.metric_agreement_figure(
+        data.agreement, lvl, fig_dir,
+        note="stand-in weights: not comparable" if stand_in else None),
                       "Per-image agreement of metrics with the human majority.")
     long = data.agreement_per_image
     dis = long[long["agrees"].eq(False).fillna(False).astype(bool)] if long is not None \

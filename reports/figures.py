@@ -116,7 +116,7 @@ def score_vs_bpp_figure(table: pd.DataFrame, bpp: pd.Series, family: dict[str, s
 
 
 def metric_agreement_figure(agreement: pd.DataFrame, level: float, out: Path,
-                            stem: str = "metric_agreement") -> list[str]:
+                            stem: str = "metric_agreement", note: str | None = None) -> list[str]:
     import matplotlib.pyplot as plt
 
     a = agreement[(agreement["level"] == "image") & (agreement["judged"] > 0)]
@@ -134,4 +134,6 @@ def metric_agreement_figure(agreement: pd.DataFrame, level: float, out: Path,
         ax.set_ylim(0, 100)
         ax.set_ylabel(f"% agreement with human majority\n({round(level * 100, 2):g}% Wilson CI)")
         ax.grid(axis="x", visible=False)
+        if note:
+            ax.set_title(note, fontsize=8, color="firebrick")
         return _save(fig, out, stem)

@@ -28,7 +28,8 @@ from reports.votes import read_table
 
 NON_METRIC_COLUMNS = {"codec", "setting", "method", "image", "width", "height", "bytes", "bpp",
                       "family", "path", "ref", "dist", "reference", "reconstruction", "run",
-                      "pixels", "seconds", "time_s", "encode_s", "decode_s", "quality"}
+                      "pixels", "seconds", "time_s", "encode_s", "decode_s", "quality",
+                      "model", "weights_verified"}
 
 AGREEMENT_COLUMNS = ("metric", "level", "judged", "agree", "agreement", "ci_low", "ci_high",
                      "human_ties", "metric_ties", "missing")

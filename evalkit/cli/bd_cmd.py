@@ -82,5 +82,9 @@ def run(args: argparse.Namespace) -> int:
                                                                          *args.reference]}))
         print(f"wrote {args.out}")
         return 0
+    if df.attrs.get("stand_in_weights"):  # recorded in the sidecar's settings too
+        from evalkit.evaluate.annotations import STAND_IN_NOTE
+
+        args.note = f"metric values {STAND_IN_NOTE}"
     emit_text(text, args)
     return 0

@@ -44,6 +44,10 @@ def run(args: argparse.Namespace) -> int:
         text = paper_table(results, images=comma_list(args.images),
                            codecs=comma_list(args.codecs), metrics=comma_list(args.metrics),
                            fmt=args.format, columns=comma_list(args.columns))
+    from evalkit.evaluate.annotations import STAND_IN_NOTE, stand_in_used
+
+    if stand_in_used(results):  # recorded in the sidecar's settings too
+        args.note = f"metric values {STAND_IN_NOTE}"
     emit_text(text, args)
     return 0
 

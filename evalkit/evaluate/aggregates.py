@@ -69,6 +69,8 @@ def _summary_row(group: pd.DataFrame, metrics: list[str]) -> dict:
     if "ms_ssim" in metrics:
         row["ms_ssim_agg"] = pixel_weighted_mean(group["ms_ssim"], pixels)
     row.update(summarize_timings(group))
+    if "weights_verified" in group.columns:
+        row["weights_verified"] = bool(group["weights_verified"].astype(bool).all())
     return row
 
 

@@ -15,6 +15,9 @@ bpp        bits per pixel of the original: ``bytes * 8 / (width * height)`` (or 
            manifest's ``bpp``)
 encode_s,  optional per-image encode/decode wall times in seconds, when the run records
 decode_s   them (:mod:`evalkit.evaluate.timings`); not metrics
+model      optional per-image model name (:mod:`evalkit.evaluate.annotations`); not a metric
+weights_   ``weights_verified``: False when a metric ran on stand-in weights (hash not
+verified   the official one); present when a metric needs weights; not a metric
 <metric>   one column per pair-level metric, named as in the metric registry
            (``psnr``, ``ssim``, ``ms_ssim``, ``lpips``, ``dists``...); PSNR of identical
            images is ``inf``
@@ -67,8 +70,12 @@ def table_format(path: str | Path) -> str:
 
 
 def metric_columns(df: pd.DataFrame) -> list[str]:
-    """Metric columns of a results table (everything but the leading and timing columns)."""
-    return [c for c in df.columns if c not in RESULT_COLUMNS and c not in TIMING_COLUMNS]
+    """Metric columns of a results table (everything but the leading, timing and descriptive
+    columns: ``model``, ``weights_verified``)."""
+    from evalkit.evaluate.annotations import INFO_COLUMNS
+
+    return [c for c in df.columns if c not in RESULT_COLUMNS and c not in TIMING_COLUMNS
+            and c not in INFO_COLUMNS]
 
 
 def check_results(df: pd.DataFrame, metrics: list[str] | tuple[str, ...] = (),
@@ -84,7 +91,7 @@ def check_results(df: pd.DataFrame, metrics: list[str] | tuple[str, ...] = (),
 
 
 #: Columns of a results/summary table that hold text; every other column holds numbers.
-TEXT_COLUMNS: tuple[str, ...] = ("codec", "setting", "image")
+TEXT_COLUMNS: tuple[str, ...] = ("codec", "setting", "image", "model", "weights_verified")
 
 
 def _check_numbers(df: pd.DataFrame, path: Path) -> pd.DataFrame:

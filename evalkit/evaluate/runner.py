@@ -25,6 +25,11 @@ import pandas as pd
 
 from evalkit.errors import EvaluationError
 from evalkit.evaluate.aggregates import summarize
+from evalkit.evaluate.annotations import (
+    STAND_IN_NOTE,
+    attach_models,
+    attach_weights_verified,
+)
 from evalkit.evaluate.cache import (
     NullCache,
     ResultCache,
@@ -73,6 +78,15 @@ def _metric_identity(name: str) -> tuple[Any, str, str]:
     spec = get_spec(name)
     hashes = [f"{w}={sha256_of(resolve(w))}" for w in spec.needs_weights]
     return spec, str(spec.version), ",".join(hashes)
+
+
+def _weights_verified(names) -> bool | None:
+    """All weight files of these metrics official (None: no metric needs weights)."""
+    from evalkit.metrics import get_spec
+    from evalkit.weights import is_official
+
+    files = {w for n in names for w in get_spec(n).needs_weights}
+    return all(is_official(w) for w in sorted(files)) if files else None
 
 
 def _load(entry: RunEntry) -> tuple[np.ndarray, np.ndarray]:
@@ -225,6 +239,9 @@ def evaluate(refs: str | Path, runs: str | Path, metrics: Sequence[str] | str | 
     results = pd.DataFrame(rows, columns=[*RESULT_COLUMNS, *pair_names])
     results["bytes"] = results["bytes"].astype("Int64")
     results = attach_timings(results, entries)  # read from the run folders, never cached
+    results = attach_models(results, entries)
+    verified = _weights_verified(names)
+    results = attach_weights_verified(results, verified)
     summary = summarize(results, set_values)
     prov = {
         "refs": str(Path(refs).resolve()), "runs": str(Path(runs).resolve()),
@@ -234,7 +251,10 @@ def evaluate(refs: str | Path, runs: str | Path, metrics: Sequence[str] | str | 
         "cache": str(store.path) if store.path else None,
         "rows": len(entries), "reused": reused, "computed": len(todo),
         "layout_warnings": report.warnings(),
+        "weights_verified": verified,
     }
+    if verified is False:
+        prov["note"] = STAND_IN_NOTE
     return Evaluation(results, summary, reused, len(todo), report, prov)
 
 

@@ -98,6 +98,30 @@ def _resolve(name: str, table, curves: dict, role: str) -> None:
         raise RDError(unknown_message(name, table, role)) from None
 
 
+def _compare(a: pd.DataFrame, t: pd.DataFrame, hib: bool, method: str, min_overlap: float,
+             what: str) -> tuple[float, float, float, float]:
+    """``(bd_rate, bd_metric, overlap_quality, overlap_rate)`` of test ``t`` against ``a``."""
+    sign = 1.0 if hib else -1.0
+    ov_q = overlap(sign * a["value"].to_numpy(), sign * t["value"].to_numpy())
+    ov_r = overlap(np.log10(a["bpp"].to_numpy()), np.log10(t["bpp"].to_numpy()))
+    try:
+        rate, delta = bd_pair(a["bpp"], a["value"], t["bpp"], t["value"], method=method,
+                              higher_is_better=hib)
+    except RDError as exc:
+        warnings.warn(f"BD of {what}: {exc}", BDOverlapWarning, stacklevel=3)
+        rate = delta = math.nan
+    if ov_q == 0:
+        rate = math.nan
+    if ov_r == 0:
+        delta = math.nan
+    if min(ov_q, ov_r) < min_overlap:
+        warnings.warn(f"{what}: curves overlap only {100 * ov_q:.0f}% in quality and "
+                      f"{100 * ov_r:.0f}% in rate (minimum {100 * min_overlap:.0f}%); the BD "
+                      "values average over that common range only", BDOverlapWarning,
+                      stacklevel=3)
+    return rate, delta, ov_q, ov_r
+
+
 def bd_table(table: pd.DataFrame | None, anchor: str, metrics: Sequence[str] = ("psnr",), *,
              method: str = "pchip", pooling: str = "mean", ms_ssim_db: bool = False,
              min_overlap: float = 0.5, codecs: Sequence[str] | None = None,
@@ -166,32 +190,31 @@ def bd_table(table: pd.DataFrame | None, anchor: str, metrics: Sequence[str] = (
             t = curve(codec)
             if t.empty:
                 raise RDError(f"codec must be in the table, got {codec!r}")
-            sign = 1.0 if hib else -1.0
-            ov_q = overlap(sign * a["value"].to_numpy(), sign * t["value"].to_numpy())
-            ov_r = overlap(np.log10(a["bpp"].to_numpy()), np.log10(t["bpp"].to_numpy()))
-            try:
-                rate, delta = bd_pair(a["bpp"], a["value"], t["bpp"], t["value"], method=method,
-                                      higher_is_better=hib)
-            except RDError as exc:
-                warnings.warn(f"BD of {codec} vs {anchor} on {metric}: {exc}", BDOverlapWarning,
-                              stacklevel=2)
-                rate = delta = math.nan
-            if ov_q == 0:
-                rate = math.nan
-            if ov_r == 0:
-                delta = math.nan
-            if min(ov_q, ov_r) < min_overlap:
-                warnings.warn(f"{codec} vs {anchor} on {metric}: curves overlap only "
-                              f"{100 * ov_q:.0f}% in quality and {100 * ov_r:.0f}% in rate "
-                              f"(minimum {100 * min_overlap:.0f}%); the BD values average over "
-                              "that common range only", BDOverlapWarning, stacklevel=2)
+            rate, delta, ov_q, ov_r = _compare(a, t, hib, method, min_overlap,
+                                               f"{codec} vs {anchor} on {metric}")
             in_table = codec not in curves
             rows.append({"codec": codec, "metric": metric, "anchor": anchor, "bd_rate": rate,
                          "bd_metric": delta, "overlap_quality": ov_q, "overlap_rate": ov_r,
                          "points": len(t), "method": method,
                          "images": n_images if in_table else math.nan,
                          "ms_ssim_db": bool(ms_ssim_db and metric == "ms_ssim")})
-    return pd.DataFrame(rows, columns=list(BD_COLUMNS))
+    out = pd.DataFrame(rows, columns=list(BD_COLUMNS))
+    if table is not None:
+        from evalkit.evaluate.annotations import stand_in_used
+
+        out.attrs["stand_in_weights"] = stand_in_used(table)
+    return out
+
+
+def footnote(text: str, fmt: str) -> str:
+    """A visible note under a rendered table (none in CSV, which stays plain data)."""
+    if fmt == "markdown":
+        return f"\n*Note: {text}.*\n"
+    if fmt == "latex":
+        from evalkit.textsafe import escape_latex
+
+        return f"\\par\\footnotesize Note: {escape_latex(text)}.\n"
+    return ""
 
 
 def format_bd_table(df: pd.DataFrame, fmt: str = "markdown") -> str:
@@ -220,4 +243,9 @@ def format_bd_table(df: pd.DataFrame, fmt: str = "markdown") -> str:
     if "images" in df and df["images"].notna().any():
         imgs = df.groupby("codec", sort=False)["images"].first()
         wide["images"] = wide["codec"].map(imgs).astype("Int64")
-    return render(wide, fmt, digits=digits, bold=None, headers={"images": "images"})
+    text = render(wide, fmt, digits=digits, bold=None, headers={"images": "images"})
+    if df.attrs.get("stand_in_weights"):
+        from evalkit.evaluate.annotations import STAND_IN_NOTE
+
+        text += footnote(f"metric values {STAND_IN_NOTE}", fmt)
+    return text

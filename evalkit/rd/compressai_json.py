@@ -93,10 +93,11 @@ def curve_from_table(table: pd.DataFrame, codec: str, *, metrics: list[str] | No
     if codec not in set(summary["codec"]):
         raise RDError(f"codec must be in the table, got {codec!r}; "
                       f"available: {', '.join(sorted(set(summary['codec'])))}")
+    from evalkit.evaluate.annotations import INFO_COLUMNS
     from evalkit.evaluate.timings import SUMMARY_TIMING_COLUMNS
 
     skip = {"codec", "setting", "images", "pixels", "bytes", "bpp", "bpp_agg", "psnr_agg",
-            "ms_ssim_agg", *SUMMARY_TIMING_COLUMNS}
+            "ms_ssim_agg", *SUMMARY_TIMING_COLUMNS, *INFO_COLUMNS}
     metrics = metrics or [c for c in summary.columns if c not in skip]
     bpp, vals = None, {}
     for m in metrics:

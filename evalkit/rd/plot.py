@@ -122,6 +122,10 @@ def plot_rd(table: pd.DataFrame | None, metrics: Sequence[str] = ("psnr",),
     check_pooling(refs, pooling)
     if table is None and not refs:
         raise RDError("rd needs a results table or at least one --reference curve")
+    from evalkit.evaluate.annotations import STAND_IN_NOTE, stand_in_used
+
+    if note is None and table is not None and stand_in_used(table):
+        note = f"Metric values {STAND_IN_NOTE}."
     known = set(refs) | (set(table["codec"].astype(str)) if table is not None else set())
     for what, keys in (("labels", labels), ("styles", styles)):
         unknown = sorted(set(keys) - known)

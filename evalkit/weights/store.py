@@ -78,6 +78,22 @@ def _verify(entry: WeightFile, path: Path) -> None:
                            f"from {entry.url}")
 
 
+def is_official(name: str, path: str | Path | None = None) -> bool:
+    """True when the file :func:`resolve` finds for ``name`` has the official digest.
+
+    Only differs from :func:`resolve` succeeding when the hash check is skipped
+    (``EVALKIT_SKIP_WEIGHT_HASH=1``): a file whose digest cannot be checked here (no catalog
+    digest) then counts as not verified.  Outputs computed with a non-official file must say so.
+    """
+    entry = get_weight_file(name)
+    found = resolve(name, path)
+    if entry.sha512 is None and entry.sha256 is None:
+        return not hash_check_skipped()
+    if entry.sha512 is not None and remembered_digest(found, "sha512") != entry.sha512:
+        return False
+    return entry.sha256 is None or sha256_of(found) == entry.sha256
+
+
 def candidates(entry: WeightFile, path: str | Path | None = None) -> list[Path]:
     """Places searched for ``entry``, in resolution order."""
     out: list[Path] = []

@@ -128,3 +128,19 @@ def test_bpp_file_errors(tmp_path):
     pd.DataFrame({"method": ["a", "b"], "bpp": [0.1, -1]}).to_csv(bad, index=False)
     with pytest.raises(VoteDataError, match="bpp must be a positive number.*b"):
         read_bpp_file(bad)
+
+
+def test_stand_in_results_are_flagged_in_the_report(tmp_path):
+    methods = ["a/1", "b/1"]
+    votes = tmp_path / "votes.csv"
+    votes_for(methods, ["i0", "i1"], np.random.default_rng(3), n=60).to_csv(votes, index=False)
+    res = results_for(methods, ["i0", "i1"], {"a/1": 0.2, "b/1": 0.4})
+    res["weights_verified"] = False
+    path = tmp_path / "results.csv"
+    res.to_csv(path, index=False)
+    r = build_report(votes, tmp_path / "rep", results=path, n_boot=5, mapping=ColumnMapping())
+    assert r.summary["stand_in_weights"] is True
+    assert "WARNING: the metric values were computed with stand-in weights" in \
+        (tmp_path / "rep" / "report.md").read_text()
+    side = json.loads((tmp_path / "rep" / "metric_agreement.csv.json").read_text())
+    assert "stand-in weights" in side["note"]
