@@ -22,13 +22,15 @@ IMAGES = [f"img{i:02d}" for i in range(6)]
 
 @pytest.fixture(scope="module")
 def report(tmp_path_factory):
-    import sys
+    import importlib.util
     from pathlib import Path
 
-    sys.path.insert(0, str(Path(__file__).parent))
-    from conftest import simulate_bt
-
-    sys.path.pop(0)
+    # by file path: another folder's conftest may already be sys.modules["conftest"]
+    spec = importlib.util.spec_from_file_location("reports_conftest",
+                                                  Path(__file__).parent / "conftest.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    simulate_bt = mod.simulate_bt
     rng = np.random.default_rng(11)
     votes = simulate_bt(ELO, 3, len(IMAGES), 12, rng, tie_rate=0.1)
     rows = []
