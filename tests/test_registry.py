@@ -46,7 +46,8 @@ def test_fact_tools_never_import_torch(tmp_path):
         assert main(["table", "r.csv"]) == 0
         assert main(["ratecontrol", "r.csv", "--codec", "mine", "--budget-bpp", "1.0"]) == 0
         assert main(["rd", "r.csv", "--metric", "psnr", "--metric", "lpips", "--out", "rd.png"]) == 0
-        assert main(["report", "v.csv", "--results", "r.csv", "--out", "rep",
+        assert main(["report", "v.csv", "--answer-a", "A", "--answer-b", "B",
+                     "--results", "r.csv", "--out", "rep",
                      "--bootstrap", "5"]) == 0
         bad = sorted(m for m in sys.modules if m == "torch" or m.startswith("torch."))
         print("TORCH", bad[:5])
