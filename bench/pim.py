@@ -1,25 +1,39 @@
-"""PIM: converter check on the random official-layout archives, then CPU speed on Kodak.
+"""PIM: converter check, old-vs-new CPU speed side by side, peak memory for a 2048x1365 pair.
 
-    .venv/bin/python bench/pim.py [--images 2] [--threads N] [--skip-speed]
+    .venv/bin/python bench/pim.py [--images 2] [--size 512] [--threads N] [--skip-speed]
+                                  [--skip-rss] [--profile]
 
 1. Converts ``../shared/datasets/pim-random-checkpoints/pim-{1,5}.zip`` (official layout,
    RANDOM weights, so with EVALKIT_SKIP_WEIGHT_HASH=1) into a temporary directory and prints,
    per archive, how many checkpoint variables were read, mapped onto the PyTorch model and
-   ignored (by prefix), and whether every model parameter was set and no variable under the
-   used prefixes was left over.
-2. Times ``pim`` and ``pim5`` (registry path, [0, 255] tensors) on Kodak images against a
-   JPEG-quality-30 version of themselves and prints megapixels per second.  The random
-   weights say nothing about metric values; only the speed is meaningful.
+   ignored, and whether every model parameter was set and no used variable was left over.
+   Without the archives, random checkpoints in the same layout are written the way
+   ``tests/pim`` does it.
+2. Speed, old vs new in ONE process: the implementation before the speed-up (commit
+   ``OLD_COMMIT``, its ``model.py``/``pyramid.py``/``distance.py``/``metric.py`` extracted with
+   ``git show`` into a temporary package) and the current one, both with the same converted
+   weights, alternate on the same Kodak pairs (reference vs its JPEG-quality-30 version, or
+   synthetic images without Kodak).  Prints MP/s (wall and per CPU-second) for each, the
+   new/old ratio and the largest relative difference of the values.  ``--profile`` adds a
+   torch-profiler table (top operators) of one old and one new pair.
+3. Peak RSS of ONE 2048x1365 pair for ``pim`` and ``pim5`` (new implementation), each in a
+   fresh subprocess: ru_maxrss after imports + weights and after the pair.  Uses the first
+   ``../shared/datasets/hific-samples`` original/reconstruction cropped to 1365x2048 when
+   present, else a synthetic image and a noisy copy.
 
-Skips what needs ``../shared`` when it is absent.  Prints only; writes nothing outside a
-temporary directory.
+The random weights say nothing about metric values; only speed, memory and old/new agreement
+are meaningful.  Prints only; writes nothing outside a temporary directory.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import io
+import json
 import os
+import resource
+import subprocess
 import sys
 import tempfile
 import time
@@ -28,9 +42,16 @@ from pathlib import Path
 
 import numpy as np
 
-SHARED = Path(__file__).resolve().parents[2] / "shared" / "datasets"
+ROOT = Path(__file__).resolve().parents[1]
+SHARED = next((p / "shared" / "datasets" for p in ROOT.parents if (p / "shared" / "datasets").is_dir()),
+              ROOT.parent / "shared" / "datasets")
 ARCHIVES = SHARED / "pim-random-checkpoints"
 KODAK = SHARED / "kodak"
+HIFIC = SHARED / "hific-samples"
+#: The last commit with the implementation before the speed-up (mkldnn convolutions on whole
+#: levels, channels_last, a fresh buffer per ReLU).
+OLD_COMMIT = "242fdd1f6dd1eae24340c6cb3b3a47b3f2d542f7"
+OLD_FILES = ("pyramid.py", "model.py", "distance.py", "metric.py")
 
 
 def check_archives(out_dir: Path) -> bool:
@@ -41,9 +62,8 @@ def check_archives(out_dir: Path) -> bool:
     for name in ("pim-1", "pim-5"):
         path = ARCHIVES / f"{name}.zip"
         if not path.is_file():
-            print(f"{path}: absent, skipped")
-            ok = False
-            continue
+            print(f"{path}: absent; writing a random archive in the official layout instead")
+            path = random_archive(out_dir, name)
         arc = read_official_archive(path)
         cfg = PIMConfig.from_official(arc.config)
         state, ignored = map_checkpoint(cfg, arc.tensors)
@@ -61,6 +81,34 @@ def check_archives(out_dir: Path) -> bool:
     return ok
 
 
+def random_archive(out_dir: Path, name: str) -> Path:
+    sys.path.insert(0, str(ROOT / "tests" / "pim"))
+    from pim_layout import official_config, official_variables, write_official_zip
+
+    nmix = int(name.split("-")[1])
+    src = out_dir / "archives"
+    src.mkdir(exist_ok=True)
+    return write_official_zip(src / f"{name}.zip", name, official_variables(nmix, seed=nmix),
+                              official_config(nmix))
+
+
+def old_package(tmp: Path):
+    """The pre-speed-up modules as package ``pim_old`` (imports of each other rewritten)."""
+    pkg = tmp / "pim_old"
+    pkg.mkdir()
+    (pkg / "__init__.py").write_text("")
+    for name in OLD_FILES:
+        text = subprocess.run(["git", "-C", str(ROOT), "show", f"{OLD_COMMIT}:evalkit/pim/{name}"],
+                              check=True, capture_output=True, text=True).stdout
+        for mod in OLD_FILES:
+            text = text.replace(f"evalkit.pim.{mod[:-3]} ", f"pim_old.{mod[:-3]} ")
+        (pkg / name).write_text(text)
+    sys.path.insert(0, str(tmp))
+    import pim_old.metric
+
+    return pim_old
+
+
 def jpeg_version(img: np.ndarray, quality: int = 30) -> np.ndarray:
     from PIL import Image
 
@@ -69,52 +117,197 @@ def jpeg_version(img: np.ndarray, quality: int = 30) -> np.ndarray:
     return np.array(Image.open(io.BytesIO(buf.getvalue())).convert("RGB"))
 
 
-def bench_speed(n_images: int) -> None:
+def bench_pairs(n_images: int, size: int | None) -> list[tuple[np.ndarray, np.ndarray]]:
+    from evalkit.images import load_image
+
+    files = sorted(KODAK.glob("kodim*.png"))[:n_images]
+    if files:
+        imgs = [load_image(f) for f in files]
+        print(f"{len(imgs)} Kodak images", end="")
+    else:
+        rng = np.random.default_rng(0)
+        imgs = [rng.integers(0, 256, (512, 768, 3), dtype=np.uint8) for _ in range(n_images)]
+        print(f"{KODAK} absent: {n_images} synthetic images", end="")
+    if size:
+        imgs = [im[:size, :size] for im in imgs]
+    print(f", {imgs[0].shape[1]}x{imgs[0].shape[0]}, vs their JPEG q30 versions")
+    return [(im, jpeg_version(im)) for im in imgs]
+
+
+def bench_speed(tmp: Path, weights: Path, n_images: int, size: int | None, profile: bool,
+                n_recon: int) -> None:
     import torch
 
+    from evalkit.metrics.tensors import to_tensor
+    from evalkit.pim.convert import load_converted
+    from evalkit.pim.metric import PIMMetric
+
+    old = old_package(tmp)
+    pairs = bench_pairs(n_images, size)
+    qualities = [30, 10, 50, 75, 90, 20, 40, 60][:n_recon]
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads; old = {OLD_COMMIT[:10]}; "
+          f"reference-major: 1 reference + JPEG q{qualities} per image")
+    rows = []
+    for metric, name in (("pim", "pim-1"), ("pim5", "pim-5")):
+        model, meta = load_converted(weights / f"{name}.pt", expect_name=name)
+        old_model = old.model.PIMNet(model.cfg).eval().requires_grad_(False)
+        old_model.load_state_dict(model.state_dict())
+        impls = {"old": old.metric.PIMMetric(old_model, meta, "cpu"), "new": PIMMetric(model, meta, "cpu")}
+        for fn in impls.values():  # warm-up
+            fn(to_tensor(pairs[0][0][:64, :64]), to_tensor(pairs[0][1][:64, :64]))
+        stats = {k: {"wall": 0.0, "cpu": 0.0, "values": [], "mpix": 0.0} for k in ("old", "new", "engine")}
+        for ref, dist in pairs:
+            r, d = to_tensor(ref), to_tensor(dist)
+            mp = ref.shape[0] * ref.shape[1] / 1e6
+            for key, fn in impls.items():  # alternate: both see the same load
+                with timed(stats[key], mp):
+                    stats[key]["values"].append(float(fn(r, d)[0]))
+            dists = torch.cat([d] + [to_tensor(jpeg_version(ref, q)) for q in qualities[1:]])
+            with timed(stats["engine"], mp * len(qualities)):
+                state = impls["new"].prepare_reference(r)
+                stats["engine"]["values"].append(float(impls["new"].score_batch(state, dists)[0]))
+                del state
+        vo, vn, ve = (np.array(stats[k]["values"]) for k in ("old", "new", "engine"))
+        rel = float(np.max(np.abs(vn - vo) / np.maximum(np.abs(vo), 1e-30)))
+        rel_engine = float(np.max(np.abs(ve - vn) / np.maximum(np.abs(vn), 1e-30)))
+        row = {"metric": metric, "rel_diff": rel, "rel_engine": rel_engine}
+        for key, st in stats.items():
+            row[f"{key}_mps"] = st["mpix"] / st["wall"]
+            row[f"{key}_mpcpu"] = st["mpix"] / st["cpu"]
+        rows.append(row)
+        print(f"{metric}: values old {', '.join(f'{v:.6g}' for v in vo)} | new "
+              f"{', '.join(f'{v:.6g}' for v in vn)} (max rel. diff {rel:.1e}; reference-major "
+              f"vs pair call {rel_engine:.1e})")
+        if profile:
+            profile_pair(impls, pairs[0], metric)
+    print("\nMP/s = reference megapixels scored per second (wall / per CPU-second); x = ratio to old")
+    print("| metric | old pair | new pair | new/old | new ref-major | ref-major/old | "
+          "CPU: old | CPU: new pair | CPU: ref-major | max rel. diff new-old |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
+    for r in rows:
+        print(f"| {r['metric']} | {r['old_mps']:.4f} | {r['new_mps']:.4f} | "
+              f"{r['new_mps'] / r['old_mps']:.2f}x | {r['engine_mps']:.4f} | "
+              f"{r['engine_mps'] / r['old_mps']:.2f}x | {r['old_mpcpu']:.4f} | "
+              f"{r['new_mpcpu']:.4f} ({r['new_mpcpu'] / r['old_mpcpu']:.2f}x) | "
+              f"{r['engine_mpcpu']:.4f} ({r['engine_mpcpu'] / r['old_mpcpu']:.2f}x) | {r['rel_diff']:.1e} |")
+
+
+@contextlib.contextmanager
+def timed(stat: dict, mpix: float):
+    t0, c0 = time.perf_counter(), time.process_time()
+    yield
+    stat["wall"] += time.perf_counter() - t0
+    stat["cpu"] += time.process_time() - c0
+    stat["mpix"] += mpix
+
+
+def profile_pair(impls: dict, pair: tuple[np.ndarray, np.ndarray], metric: str) -> None:
+    from torch.profiler import ProfilerActivity, profile
+
+    from evalkit.metrics.tensors import to_tensor
+
+    r, d = to_tensor(pair[0]), to_tensor(pair[1])
+    for key, fn in impls.items():
+        with profile(activities=[ProfilerActivity.CPU]) as prof:
+            fn(r, d)
+        print(f"--- {metric} {key}: top operators by self CPU time")
+        print(prof.key_averages().table(sort_by="self_cpu_time_total", row_limit=8))
+
+
+def big_pair() -> tuple[np.ndarray, np.ndarray, str]:
     from evalkit.images import load_image
+
+    originals = sorted((HIFIC / "originals").glob("*.png"))
+    for orig in originals:
+        rec = HIFIC / "hific" / orig.name
+        if not rec.is_file():
+            continue
+        a, b = load_image(orig), load_image(rec)
+        if a.shape == b.shape and a.shape[0] >= 1365 and a.shape[1] >= 2048:
+            return a[:1365, :2048], b[:1365, :2048], f"hific-samples {orig.name}"
+        if a.shape == b.shape and a.shape[1] >= 1365 and a.shape[0] >= 2048:
+            return (a[:2048, :1365].transpose(1, 0, 2).copy(), b[:2048, :1365].transpose(1, 0, 2).copy(),
+                    f"hific-samples {orig.name} (transposed)")
+    rng = np.random.default_rng(0)
+    yy, xx = np.mgrid[:1365, :2048]
+    a = ((np.sin(xx / 37.0) + np.cos(yy / 23.0)) * 60 + 128 + rng.normal(0, 10, (1365, 2048)))
+    a = np.clip(np.repeat(a[..., None], 3, axis=2), 0, 255).astype(np.uint8)
+    b = np.clip(a + rng.normal(0, 8, a.shape), 0, 255).astype(np.uint8)
+    return a, b, "synthetic"
+
+
+def rss_child(metric: str, weights: Path) -> None:
+    """Subprocess: one 2048x1365 pair, print a JSON line with peak RSS figures."""
+    import torch
+
     from evalkit.metrics.api import build_metric
     from evalkit.metrics.tensors import to_tensor
 
-    files = sorted(KODAK.glob("kodim*.png"))[:n_images]
-    if not files:
-        print(f"{KODAK}: no Kodak images, speed benchmark skipped")
-        return
-    pairs = [(im, jpeg_version(im)) for im in map(load_image, files)]
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, {len(pairs)} Kodak images")
+    os.environ["EVALKIT_WEIGHTS_DIR"] = str(weights)
+    a, b, source = big_pair()
+    fn = build_metric(metric, "cpu")
+    base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    t0 = time.perf_counter()
+    value = float(fn(to_tensor(a), to_tensor(b))[0])
+    seconds = time.perf_counter() - t0
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(json.dumps({"metric": metric, "source": source, "size": f"{a.shape[1]}x{a.shape[0]}",
+                      "base_mb": base, "peak_mb": peak, "seconds": seconds, "value": value,
+                      "threads": torch.get_num_threads()}))
+
+
+def bench_rss(weights: Path, threads: int | None) -> None:
+    print("\nPeak RSS, one 2048x1365 pair (new implementation, fresh process each):")
+    print("| metric | image | peak RSS | after imports+weights | pair adds | seconds |")
+    print("|---|---|---|---|---|---|")
     for metric in ("pim", "pim5"):
-        fn = build_metric(metric, "cpu")
-        fn(to_tensor(pairs[0][0][:64, :64]), to_tensor(pairs[0][1][:64, :64]))  # warm-up
-        mpix, seconds, cpu, values = 0.0, 0.0, 0.0, []
-        for ref, dist in pairs:
-            t0, c0 = time.perf_counter(), time.process_time()
-            values.append(float(fn(to_tensor(ref), to_tensor(dist))[0]))
-            seconds += time.perf_counter() - t0
-            cpu += time.process_time() - c0
-            mpix += ref.shape[0] * ref.shape[1] / 1e6
-        print(f"{metric}: {mpix / seconds:.4f} MP/s wall ({seconds / len(pairs):.1f} s per "
-              f"{pairs[0][0].shape[1]}x{pairs[0][0].shape[0]} pair), {mpix / cpu:.4f} MP per "
-              f"CPU-second; values with random weights: {', '.join(f'{v:.4g}' for v in values)}")
+        cmd = [sys.executable, __file__, "--rss-child", metric, "--weights", str(weights)]
+        if threads:
+            cmd += ["--threads", str(threads)]
+        path = [str(ROOT)] + [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]
+        out = subprocess.run(cmd, check=True, capture_output=True, text=True,
+                             env={**os.environ, "PYTHONPATH": os.pathsep.join(path)})
+        line = [s for s in out.stdout.splitlines() if s.startswith("{")][-1]
+        r = json.loads(line)
+        print(f"| {metric} | {r['source']} {r['size']} | {r['peak_mb'] / 1024:.2f} GB | "
+              f"{r['base_mb'] / 1024:.2f} GB | {(r['peak_mb'] - r['base_mb']) / 1024:.2f} GB | "
+              f"{r['seconds']:.1f} |")
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--images", type=int, default=2, help="Kodak images to time (default 2)")
+    parser.add_argument("--size", type=int, default=None, help="crop images to SIZE x SIZE (quick runs)")
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads")
-    parser.add_argument("--skip-speed", action="store_true", help="only check the archives")
+    parser.add_argument("--skip-speed", action="store_true", help="no old-vs-new timing")
+    parser.add_argument("--skip-rss", action="store_true", help="no 2048x1365 peak-RSS runs")
+    parser.add_argument("--recon", type=int, default=4,
+                        help="reconstructions per reference in the reference-major timing (default 4)")
+    parser.add_argument("--profile", action="store_true", help="torch-profiler table per pair")
+    parser.add_argument("--rss-child", default=None, help=argparse.SUPPRESS)
+    parser.add_argument("--weights", default=None, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     import torch
 
     if args.threads:
         torch.set_num_threads(args.threads)
     os.environ["EVALKIT_SKIP_WEIGHT_HASH"] = "1"  # random archives: not the official digests
+    if args.rss_child:
+        rss_child(args.rss_child, Path(args.weights))
+        return 0
     with tempfile.TemporaryDirectory() as tmp:
         os.environ["EVALKIT_WEIGHTS_DIR"] = tmp
         ok = check_archives(Path(tmp))
         print("archives: every variable mapped, none left over" if ok else "archives: CHECK FAILED")
-        if not args.skip_speed and ok:
-            bench_speed(args.images)
-    return 0 if ok else 1
+        if not ok:
+            return 1
+        if not args.skip_speed:
+            scratch = Path(tmp) / "old"
+            scratch.mkdir()
+            bench_speed(scratch, Path(tmp), args.images, args.size, args.profile, args.recon)
+        if not args.skip_rss:
+            bench_rss(Path(tmp), args.threads)
+    return 0
 
 
 if __name__ == "__main__":

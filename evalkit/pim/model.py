@@ -25,7 +25,13 @@ import torch
 from torch import nn
 
 from evalkit.errors import WeightsError
+from evalkit.pim.conv import conv2d_same
 from evalkit.pim.pyramid import SteerablePyramid
+
+#: Output tile side of the per-level CNNs.  Each tile is computed from its input region grown
+#: by :data:`HALO` pixels, so memory stays bounded (no full-resolution 64-channel activation)
+#: and the values are those of the whole-image computation (see :meth:`PIMNet.level_features`).
+TILE = 512
 
 
 @dataclass(frozen=True)
@@ -91,6 +97,10 @@ def _mlp(widths: list[int], final_relu: bool) -> nn.Sequential:
 
 
 class LevelCNN(nn.Sequential):
+    """5x5 'same' convolutions with ReLUs between (:func:`~evalkit.pim.conv.conv2d_same`;
+    ReLUs in place: no model here is trained, and a fresh 64-channel buffer per ReLU cost ~10 %
+    of the time)."""
+
     def __init__(self, in_channels: int, filters: tuple[int, ...]) -> None:
         layers: list[nn.Module] = []
         for k, out in enumerate(filters):
@@ -99,6 +109,19 @@ class LevelCNN(nn.Sequential):
                 layers.append(nn.ReLU())
             in_channels = out
         super().__init__(*layers)
+
+    @property
+    def halo(self) -> int:
+        """How far (pixels) an output value depends on inputs around it."""
+        return sum(m.kernel_size[0] // 2 for m in self if isinstance(m, nn.Conv2d))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        for layer in self:
+            if isinstance(layer, nn.Conv2d):
+                x = conv2d_same(x, layer.weight, layer.bias)
+            else:
+                x = torch.relu_(x) if not torch.is_grad_enabled() else torch.relu(x)
+        return x
 
 
 class MarginalEncoder(nn.Module):
@@ -114,10 +137,28 @@ class MarginalEncoder(nn.Module):
             self.logit = nn.Conv2d(self.nmix, self.nmix, 1)
 
     def forward(self, f: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
-        n, _, h, w = f.shape
-        means = self.base(f).reshape(n, self.nmix, self.nz, h, w)
-        logits = self.logit(self.mix(f)) if self.nmix > 1 else None
+        n, c, h, w = f.shape
+        flat = f.reshape(n, c, h * w)
+        means = _per_pixel(self.base, flat).reshape(n, self.nmix, self.nz, h, w)
+        logits = None
+        if self.nmix > 1:
+            logits = _per_pixel(self.logit, _per_pixel(self.mix, flat)).reshape(n, self.nmix, h, w)
         return means, logits
+
+
+def _per_pixel(layers: nn.Module, x: torch.Tensor) -> torch.Tensor:
+    """1x1 convolutions (and ReLUs) of ``layers`` on pixels ``x`` (N, C, P), as matrix products
+    (PyTorch's 1x1 ``conv2d`` on NCHW took ~10 % of PIM-5's time in its slow im2col path)."""
+    for layer in layers.children() if isinstance(layers, nn.Sequential) else (layers,):
+        if isinstance(layer, nn.Conv2d):
+            w, b = layer.weight[:, :, 0, 0], layer.bias[:, None]
+            x = (torch.addmm(b, w, x[0])[None] if x.shape[0] == 1  # bias fused in the GEMM
+                 else torch.stack([torch.addmm(b, w, xn) for xn in x]))
+        elif torch.is_grad_enabled():
+            x = torch.relu(x)
+        else:
+            x = x.relu_()
+    return x
 
 
 class PIMNet(nn.Module):
@@ -132,6 +173,44 @@ class PIMNet(nn.Module):
         self.encoders = nn.ModuleList(MarginalEncoder(cfg.num_filters[-1], cfg)
                                       for _ in range(cfg.num_levels))
 
+    def level_features(self, i: int, level: torch.Tensor, tile: int = TILE) -> torch.Tensor:
+        """CNN ``i`` on pyramid level ``level`` (N, 3, h, w), computed in tiles of at most
+        ``tile`` x ``tile`` output pixels.
+
+        Each tile's input region is the tile grown by the CNN's halo (8 pixels: four 5x5
+        convolutions), clipped at the level's border.  Every convolution zero-pads its region,
+        which is exact at the level's border (the official 'same' padding) and only disturbs
+        the outer ``halo`` pixels of the region elsewhere -- exactly the ones cropped away.  So
+        tiles give the whole-level values (up to float32 summation order) with memory bounded
+        by one tile's 64-channel activations.
+        """
+        cnn = self.cnns[i]
+        n, _, h, w = level.shape
+        rows, cols = _spans(h, tile), _spans(w, tile)
+        if len(rows) == len(cols) == 1:
+            return cnn(level)
+        halo = cnn.halo
+        out = level.new_empty((n, self.cfg.num_filters[-1], h, w))
+        for r0, r1 in rows:
+            a0, a1 = max(r0 - halo, 0), min(r1 + halo, h)
+            for c0, c1 in cols:
+                b0, b1 = max(c0 - halo, 0), min(c1 + halo, w)
+                y = cnn(level[:, :, a0:a1, b0:b1])
+                out[:, :, r0:r1, c0:c1] = y[:, :, r0 - a0:r1 - a0, c0 - b0:c1 - b0]
+        return out
+
+    def features(self, x: torch.Tensor, tile: int = TILE) -> list[torch.Tensor]:
+        """Per level the CNN output (N, 3, h_i, w_i) of ``x`` (N, 3, H, W) sRGB in [0, 1]: what
+        the encoders read.  Three channels per level, so a reference's features are small
+        (~44 bytes per image pixel) while holding all of the network's expensive work."""
+        return [self.level_features(i, lv, tile) for i, lv in enumerate(self.pyramid(x))]
+
     def forward(self, x: torch.Tensor) -> list[tuple[torch.Tensor, torch.Tensor | None]]:
-        levels = self.pyramid(x)
-        return [enc(cnn(lv)) for lv, cnn, enc in zip(levels, self.cnns, self.encoders)]
+        return [enc(f) for f, enc in zip(self.features(x), self.encoders)]
+
+
+def _spans(size: int, tile: int) -> list[tuple[int, int]]:
+    """``size`` split into ceil(size / tile) nearly equal ``(start, stop)`` spans."""
+    count = max(1, -(-size // tile))
+    bounds = [round(k * size / count) for k in range(count + 1)]
+    return list(zip(bounds[:-1], bounds[1:]))
