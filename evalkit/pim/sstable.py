@@ -1,5 +1,5 @@
-"""Reading and writing the LevelDB-style sorted table ("SSTable") TensorFlow uses as a
-checkpoint's ``.index`` file.
+"""Reading the LevelDB-style sorted table ("SSTable") TensorFlow uses as a checkpoint's
+``.index`` file (the tests' writer is ``tests/pim/tf_writer.py``).
 
 Hand-written so that converting the official PIM checkpoints needs no TensorFlow: the format
 is small and frozen (TensorFlow's ``core/lib/io/table`` follows LevelDB's ``table_format``).
@@ -22,8 +22,8 @@ from evalkit.pim.crc32c import masked_crc32c
 
 TABLE_MAGIC = 0xDB4775248B80FB57
 FOOTER_SIZE = 48
-_NO_COMPRESSION = 0
-_SNAPPY = 1
+NO_COMPRESSION = 0
+SNAPPY = 1
 
 
 def read_varint(buf: bytes | memoryview, pos: int) -> tuple[int, int]:
@@ -42,59 +42,23 @@ def read_varint(buf: bytes | memoryview, pos: int) -> tuple[int, int]:
             raise WeightsError("checkpoint index varints must fit in 64 bits, got a longer one")
 
 
-def write_varint(value: int) -> bytes:
-    out = bytearray()
-    while True:
-        byte = value & 0x7F
-        value >>= 7
-        if value:
-            out.append(byte | 0x80)
-        else:
-            out.append(byte)
-            return bytes(out)
-
-
 def snappy_decompress(data: bytes | memoryview) -> bytes:
-    """Decompress a raw Snappy block (the only compression a TF table may use).
+    """Decompress a raw Snappy block (the only compression a TF table may use) with pyarrow.
 
-    Hand-written (a few lines) to avoid a dependency for a case TensorFlow's own checkpoints
-    rarely hit: it only compresses index blocks when that saves at least 1/8.
+    A raw block starts with its uncompressed length as a varint; pyarrow needs that length
+    up front (and would pad a larger one with garbage), so it is read here and checked.
     """
-    length, pos = read_varint(data, 0)
-    out = bytearray()
-    while pos < len(data):
-        tag = data[pos]
-        pos += 1
-        kind = tag & 3
-        if kind == 0:  # literal
-            n = tag >> 2
-            if n >= 60:
-                extra = n - 59
-                n = int.from_bytes(bytes(data[pos:pos + extra]), "little")
-                pos += extra
-            n += 1
-            out += bytes(data[pos:pos + n])
-            pos += n
-            continue
-        if kind == 1:
-            n = ((tag >> 2) & 7) + 4
-            offset = ((tag >> 5) << 8) | data[pos]
-            pos += 1
-        elif kind == 2:
-            n = (tag >> 2) + 1
-            offset = int.from_bytes(bytes(data[pos:pos + 2]), "little")
-            pos += 2
-        else:
-            n = (tag >> 2) + 1
-            offset = int.from_bytes(bytes(data[pos:pos + 4]), "little")
-            pos += 4
-        if offset == 0 or offset > len(out):
-            raise WeightsError(f"snappy block copy offset must be within the output, got {offset}")
-        for _ in range(n):  # byte by byte: copies may overlap their own output
-            out.append(out[-offset])
+    import pyarrow as pa
+
+    length, _ = read_varint(data, 0)
+    try:
+        out = pa.Codec("snappy").decompress(bytes(data), decompressed_size=length, asbytes=True)
+    except (OSError, ValueError, pa.ArrowException) as exc:
+        raise WeightsError(f"snappy block must decompress to {length} bytes; corrupt block "
+                           f"({exc})") from exc
     if len(out) != length:
         raise WeightsError(f"snappy block must decompress to {length} bytes, got {len(out)}")
-    return bytes(out)
+    return out
 
 
 def _read_block(buf: bytes, offset: int, size: int) -> bytes:
@@ -108,9 +72,9 @@ def _read_block(buf: bytes, offset: int, size: int) -> bytes:
         raise WeightsError(f"checkpoint index block at offset {offset} must match its CRC; "
                            "the file is corrupt")
     raw = buf[offset:end]
-    if kind == _NO_COMPRESSION:
+    if kind == NO_COMPRESSION:
         return raw
-    if kind == _SNAPPY:
+    if kind == SNAPPY:
         return snappy_decompress(raw)
     raise WeightsError(f"checkpoint index block compression must be 0 or 1, got {kind}")
 
@@ -160,46 +124,3 @@ def read_table(buf: bytes) -> list[tuple[bytes, bytes]]:
         offset, size, _ = _decode_handle(handle)
         entries.extend(_block_entries(_read_block(buf, offset, size)))
     return entries
-
-
-def _block_bytes(entries: list[tuple[bytes, bytes]]) -> bytes:
-    """An uncompressed block without prefix compression (every entry a restart point)."""
-    body = bytearray()
-    restarts = []
-    for key, value in entries:
-        restarts.append(len(body))
-        body += write_varint(0) + write_varint(len(key)) + write_varint(len(value)) + key + value
-    if not restarts:
-        restarts.append(0)
-    for r in restarts:
-        body += struct.pack("<I", r)
-    body += struct.pack("<I", len(restarts))
-    return bytes(body)
-
-
-def _with_trailer(block: bytes) -> bytes:
-    typed = block + bytes([_NO_COMPRESSION])
-    return typed + struct.pack("<I", masked_crc32c(typed))
-
-
-def write_table(entries: list[tuple[bytes, bytes]], block_entries: int = 64) -> bytes:
-    """A table file holding ``entries`` (keys must be unique and sorted bytewise)."""
-    keys = [k for k, _ in entries]
-    if keys != sorted(keys) or len(set(keys)) != len(keys):
-        raise ValueError("table keys must be unique and sorted, got an unsorted list")
-    out = bytearray()
-    index = []
-    for start in range(0, len(entries), block_entries):
-        chunk = entries[start:start + block_entries]
-        block = _block_bytes(chunk)
-        index.append((chunk[-1][0], write_varint(len(out)) + write_varint(len(block))))
-        out += _with_trailer(block)
-    meta = _block_bytes([])
-    meta_handle = write_varint(len(out)) + write_varint(len(meta))
-    out += _with_trailer(meta)
-    index_block = _block_bytes(index)
-    index_handle = write_varint(len(out)) + write_varint(len(index_block))
-    out += _with_trailer(index_block)
-    handles = meta_handle + index_handle
-    out += handles + bytes(FOOTER_SIZE - 8 - len(handles)) + struct.pack("<Q", TABLE_MAGIC)
-    return bytes(out)

@@ -1,4 +1,5 @@
-"""Reading (and, for tests, writing) TensorFlow "tensor bundle" checkpoints without TensorFlow.
+"""Reading TensorFlow "tensor bundle" checkpoints without TensorFlow (the tests' writer is
+``tests/pim/tf_writer.py``).
 
 A checkpoint ``<prefix>`` is ``<prefix>.index`` plus ``<prefix>.data-0000k-of-0000n``.  The
 index is a sorted table (:mod:`evalkit.pim.sstable`) whose empty key holds a
@@ -23,7 +24,7 @@ import numpy as np
 
 from evalkit.errors import WeightsError
 from evalkit.pim.crc32c import masked_crc32c
-from evalkit.pim.sstable import read_table, read_varint, write_table, write_varint
+from evalkit.pim.sstable import read_table, read_varint
 
 #: TensorFlow DataType enum values -> NumPy dtypes (little-endian).
 DTYPES: dict[int, np.dtype] = {
@@ -32,7 +33,6 @@ DTYPES: dict[int, np.dtype] = {
     17: np.dtype("<u2"), 19: np.dtype("<f2"), 22: np.dtype("<u4"), 23: np.dtype("<u8"),
 }
 DT_STRING = 7
-_DTYPE_CODES = {dt: code for code, dt in DTYPES.items()}
 HEADER_KEY = b""
 
 
@@ -174,63 +174,4 @@ def read_checkpoint(prefix: str | Path, verify: bool = True) -> dict[str, np.nda
     return read_bundle(index, shards, verify=verify)
 
 
-# --- writing (used by the tests to produce checkpoints in the official layout) --------------
-
-def _field_varint(number: int, value: int) -> bytes:
-    return write_varint(number << 3) + write_varint(value & ((1 << 64) - 1))
-
-
-def _field_bytes(number: int, value: bytes) -> bytes:
-    return write_varint((number << 3) | 2) + write_varint(len(value)) + value
-
-
-def _string_tensor_bytes(value: bytes) -> bytes:
-    """TF's on-disk form of a scalar string: varint length, masked CRC of the length (as a
-    uint32), then the bytes."""
-    checksum = masked_crc32c(struct.pack("<I", len(value)))
-    return write_varint(len(value)) + struct.pack("<I", checksum) + value
-
-
-def encode_bundle(tensors: dict[str, np.ndarray | bytes]) -> tuple[bytes, bytes]:
-    """(index bytes, single data shard bytes) of a checkpoint holding ``tensors``.
-
-    Arrays are stored with their dtype (float32 stays float32); ``bytes`` values become
-    scalar string tensors (like ``_CHECKPOINTABLE_OBJECT_GRAPH``).
-    """
-    data = bytearray()
-    entries = []
-    for name in sorted(tensors, key=lambda s: s.encode("utf-8")):
-        value = tensors[name]
-        if isinstance(value, bytes):
-            raw, code, shape = _string_tensor_bytes(value), DT_STRING, ()
-        else:
-            arr = np.asarray(value)
-            dtype = arr.dtype.newbyteorder("<") if arr.dtype.byteorder != "|" else arr.dtype
-            if dtype not in _DTYPE_CODES:
-                raise ValueError(f"{name}: dtype must be one of {sorted(map(str, _DTYPE_CODES))}, "
-                                 f"got {arr.dtype}")
-            raw = np.ascontiguousarray(arr, dtype=dtype).tobytes()
-            code, shape = _DTYPE_CODES[dtype], arr.shape
-        shape_proto = b"".join(_field_bytes(2, _field_varint(1, d)) for d in shape)
-        crc = masked_crc32c(_string_crc_bytes(raw, ()) if code == DT_STRING else raw)
-        proto = (_field_varint(1, code) + _field_bytes(2, shape_proto) + _field_varint(4, len(data))
-                 + _field_varint(5, len(raw)) + write_varint((6 << 3) | 5) + struct.pack("<I", crc))
-        entries.append((name.encode("utf-8"), proto))
-        data += raw
-    version = _field_varint(1, 1)
-    header = _field_varint(1, 1) + _field_varint(2, 0) + _field_bytes(3, version)
-    return write_table([(HEADER_KEY, header)] + entries), bytes(data)
-
-
-def write_checkpoint(prefix: str | Path, tensors: dict[str, np.ndarray | bytes]) -> list[Path]:
-    """Write ``<prefix>.index`` and ``<prefix>.data-00000-of-00001``; returns both paths."""
-    index, data = encode_bundle(tensors)
-    index_path = Path(str(prefix) + ".index")
-    data_path = Path(data_shard_name(str(prefix), 0, 1))
-    data_path.write_bytes(data)
-    index_path.write_bytes(index)
-    return [index_path, data_path]
-
-
-__all__ = ["DTYPES", "data_shard_name", "encode_bundle", "read_bundle",
-           "read_checkpoint", "write_checkpoint"]
+__all__ = ["DTYPES", "DT_STRING", "HEADER_KEY", "data_shard_name", "read_bundle", "read_checkpoint"]

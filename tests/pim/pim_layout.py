@@ -8,8 +8,7 @@ import zipfile
 from pathlib import Path
 
 import numpy as np
-
-from evalkit.pim.tf_checkpoint import encode_bundle
+from tf_writer import encode_bundle
 
 SUFFIX = "/.ATTRIBUTES/VARIABLE_VALUE"
 

@@ -7,11 +7,12 @@ import struct
 
 import numpy as np
 import pytest
+from tf_writer import encode_bundle, write_checkpoint, write_table, write_varint
 
 from evalkit.errors import WeightsError
 from evalkit.pim.crc32c import _advance_bytes, crc32c, masked_crc32c
-from evalkit.pim.sstable import read_table, snappy_decompress, write_table, write_varint
-from evalkit.pim.tf_checkpoint import encode_bundle, read_bundle, read_checkpoint, write_checkpoint
+from evalkit.pim.sstable import read_table, snappy_decompress
+from evalkit.pim.tf_checkpoint import read_bundle, read_checkpoint
 
 
 def test_crc32c_known_vectors():
@@ -33,6 +34,11 @@ def test_crc32c_chunked_path_equals_bytewise(n):
 def test_table_round_trip_over_several_blocks():
     entries = [(f"key/{i:04d}".encode(), os.urandom(i % 7)) for i in range(300)]
     assert read_table(write_table(entries, block_entries=16)) == entries
+
+
+def test_table_with_snappy_compressed_blocks():
+    entries = [(f"frontend/cnns/{i:03d}".encode(), bytes(20) + os.urandom(3)) for i in range(100)]
+    assert read_table(write_table(entries, block_entries=16, snappy=True)) == entries
 
 
 def test_table_rejects_bad_magic_and_corrupt_block():
