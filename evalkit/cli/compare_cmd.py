@@ -36,6 +36,10 @@ def run(args: argparse.Namespace) -> int:
     from evalkit.figures.paired import paired_stats, write_paired_figure
     from evalkit.provenance import file_sha256, provenance, write_sidecar
 
+    if args.formats and not args.out:
+        from evalkit.errors import FigureError
+
+        raise FigureError("--format needs --out FILE (the formats replace its suffix)")
     results = read_results(args.results)
     stats, df = paired_stats(results, args.metric, args.a, args.b)
     for who, names in stats.dropped.items():

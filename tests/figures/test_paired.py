@@ -103,6 +103,7 @@ def test_figure_labels_every_image():
     (["--metric", "dists", "--a", "hific/mi", "--b", "anf/low"], "dists"),
     (["--metric", "lpips", "--a", "anf/low", "--b", "anf/low"], "two different methods"),
     (["--metric", "bpp", "--a", "hific/mi", "--b", "anf/low"], "no quality metric"),
+    (["--metric", "psnr", "--a", "hific/mi", "--b", "anf/low", "--format", "png"], "needs --out"),
 ])
 def test_bad_input_is_one_line(tmp_path, capsys, argv, message):
     _results(tmp_path)
