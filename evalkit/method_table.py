@@ -118,5 +118,12 @@ def method_table(results: pd.DataFrame, *, codecs: Sequence[str] | None = None,
         if text in heads.values():  # e.g. bpp and bpp_agg both asked for
             text = f"{text} ({c})"
         heads[c] = text
-    return render_table(table.frame, fmt, digits=digits, default_digits=4, bold=table.bold,
-                        headers=heads), table
+    text = render_table(table.frame, fmt, digits=digits, default_digits=4, bold=table.bold,
+                        headers=heads)
+    from evalkit.evaluate.annotations import STAND_IN_NOTE, stand_in_used
+
+    if stand_in_used(results):
+        from evalkit.rd.bd import footnote
+
+        text += footnote(f"metric values {STAND_IN_NOTE}", fmt)
+    return text, table

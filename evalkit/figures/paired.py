@@ -45,6 +45,7 @@ class PairedStats:
     p_value: float
     higher_is_better: bool
     dropped: dict            # {method: [images only that method has]}
+    note: str = ""           # e.g. stand-in weights (appended to the caption)
 
     def caption(self) -> str:
         """One paragraph: n, wins, mean difference, Wilcoxon test."""
@@ -60,7 +61,7 @@ class PairedStats:
                 f"on {self.wins_a}, {self.b} better on {self.wins_b}"
                 + (f", {self.ties} tied" if self.ties else "")
                 + f"; mean difference ({self.a} − {self.b}) = {self.mean_diff:+.{f.digits}f}{unit}"
-                f"; {test}.")
+                f"; {test}." + (f" Note: {self.note}." if self.note else ""))
 
 
 def _method_values(results: pd.DataFrame, method: str, metric: str) -> pd.Series:
@@ -125,9 +126,12 @@ def paired_stats(results: pd.DataFrame, metric: str, a: str, b: str) -> tuple[Pa
     if np.count_nonzero(d) >= 2:
         res = wilcoxon(df["a"].to_numpy(), df["b"].to_numpy())
         stat, p = float(res.statistic), float(res.pvalue)
+    from evalkit.evaluate.annotations import STAND_IN_NOTE, stand_in_used
+
+    note = f"metric values {STAND_IN_NOTE}" if stand_in_used(results) else ""
     stats = PairedStats(metric, a, b, len(df), int(better_a.sum()), int(better_b.sum()),
                         int((d == 0).sum()), float(d.mean()), float(np.median(d)), stat, p,
-                        bool(higher), dropped)
+                        bool(higher), dropped, note)
     return stats, df
 
 

@@ -154,3 +154,11 @@ def test_import_run_carries_manifest_and_timings_file(tmp_path):
     with pytest.raises(LayoutError, match="non-negative"):
         import_run(recon, out, "mine", "d", bitstreams_dir=streams, timings=timings)
     assert not (out / "mine" / "d").exists()
+
+
+def test_method_table_marks_stand_in_weights(tmp_path):
+    refs, runs, _ = make_layout(tmp_path, codecs=(("jpeg", (50,)),))
+    res = evaluate(refs, runs, ["psnr"], cache=False, progress=False).results
+    assert "stand-in" not in method_table(res)[0]
+    res["weights_verified"] = False
+    assert "stand-in weights" in method_table(res, fmt="latex")[0]

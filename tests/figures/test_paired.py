@@ -117,3 +117,13 @@ def test_no_common_image(tmp_path):
     df = df[~((df.codec == "anf") & (df.image != "extra"))]
     with pytest.raises(FigureError, match="no image"):
         paired_stats(df, "psnr", "hific/mi", "anf/low")
+
+
+def test_stand_in_weights_are_named_in_the_caption():
+    df = _results()
+    stats, _ = paired_stats(df, "lpips", "hific/mi", "anf/low")
+    assert "stand-in" not in stats.caption()
+    df["weights_verified"] = True
+    df.loc[df.index[0], "weights_verified"] = False
+    stats, _ = paired_stats(df, "lpips", "hific/mi", "anf/low")
+    assert "stand-in weights" in stats.caption()
