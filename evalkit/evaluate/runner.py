@@ -14,6 +14,7 @@ ms_ssim): 0, 1 and 2 workers all ran at ~6.5 images/s -- the metrics dominate, d
 
 from __future__ import annotations
 
+import warnings
 from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -44,6 +45,7 @@ from evalkit.evaluate.results import (
 )
 from evalkit.evaluate.timings import attach_timings
 from evalkit.layout import LayoutReport, RunEntry, discover_runs
+from evalkit.rd.imageset import ImageSetWarning, common_images
 
 #: Decode threads when ``workers`` is None (one overlaps decoding with torch on 2 cores).
 DEFAULT_WORKERS = 1
@@ -78,6 +80,16 @@ def _metric_identity(name: str) -> tuple[Any, str, str]:
     spec = get_spec(name)
     hashes = [f"{w}={sha256_of(resolve(w))}" for w in spec.needs_weights]
     return spec, str(spec.version), ",".join(hashes)
+
+
+def _common_summary(results: pd.DataFrame, set_values):
+    """The summary compares settings: each over the same images (those every setting has);
+    a warning names the images left out (the results table keeps every image)."""
+    common = common_images(results)
+    if common.dropped:
+        warnings.warn(f"summary: {common.message('settings compared')} (the results table "
+                      "keeps every image)", ImageSetWarning, stacklevel=3)
+    return summarize(common.table, set_values), common
 
 
 def _weights_verified(names) -> bool | None:
@@ -242,7 +254,7 @@ def evaluate(refs: str | Path, runs: str | Path, metrics: Sequence[str] | str | 
     results = attach_models(results, entries)
     verified = _weights_verified(names)
     results = attach_weights_verified(results, verified)
-    summary = summarize(results, set_values)
+    summary, common = _common_summary(results, set_values)
     prov = {
         "refs": str(Path(refs).resolve()), "runs": str(Path(runs).resolve()),
         "metrics": {n: {"version": idents[n][1], "weights": idents[n][2],
@@ -252,6 +264,7 @@ def evaluate(refs: str | Path, runs: str | Path, metrics: Sequence[str] | str | 
         "rows": len(entries), "reused": reused, "computed": len(todo),
         "layout_warnings": report.warnings(),
         "weights_verified": verified,
+        "summary_images": common.images, "summary_dropped_images": common.dropped,
     }
     if verified is False:
         prov["note"] = STAND_IN_NOTE

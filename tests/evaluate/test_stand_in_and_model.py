@@ -74,3 +74,19 @@ def test_import_run_keeps_the_per_image_model(tmp_path, capsys):
     text = capsys.readouterr().out
     assert text.splitlines()[0].startswith("| Image | Codec | Setting | model | bpp | PSNR [dB] ↑")
     assert "| chelsea | hific | mixed | hific-mi |" in text
+
+
+def test_summary_compares_settings_over_common_images(tmp_path):
+    import pytest
+
+    from evalkit.rd.imageset import ImageSetWarning
+
+    refs, runs, _ = make_layout(tmp_path, codecs=(("jpeg", (20, 60)),))
+    (runs / "jpeg" / "q60" / "chelsea.jpg").unlink()
+    with pytest.warns(ImageSetWarning, match=r"chelsea \(missing from jpeg/q60\)"):
+        ev = evaluate(refs, runs, ["psnr"], cache=False, progress=False)
+    assert len(ev.results) == 5                       # the results keep every image
+    assert list(ev.summary["images"]) == [2, 2]       # the summary compares like with like
+    q20 = ev.results[(ev.results["setting"] == "q20") & (ev.results["image"] != "chelsea")]
+    assert ev.summary.set_index("setting").loc["q20", "psnr"] == pytest.approx(q20["psnr"].mean())
+    assert ev.provenance["summary_dropped_images"] == {"chelsea": ["jpeg/q60"]}
