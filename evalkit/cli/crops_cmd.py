@@ -48,6 +48,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    import sys
     from pathlib import Path
 
     from evalkit.cli.arguments import comma_list
@@ -88,6 +89,13 @@ def run(args: argparse.Namespace) -> int:
     if "html" in formats:
         written.append(write_crops_html(cs, out.with_suffix(".html") if args.formats else out,
                                         title=args.title))
+    extra = {}
+    if results is not None:
+        from evalkit.evaluate.annotations import STAND_IN_NOTE, stand_in_used
+
+        if stand_in_used(results):
+            extra["note"] = f"metric values {STAND_IN_NOTE}"
+            print(f"warning: the titles' {extra['note']}", file=sys.stderr)
     settings = {k: v for k, v in vars(args).items() if k != "func"}
     inputs = {p: file_sha256(p) for p in [cs.source["reference"],
                                            *cs.source["reconstructions"].values()]}
@@ -95,6 +103,6 @@ def run(args: argparse.Namespace) -> int:
         inputs[str(args.results)] = file_sha256(args.results)
     for path in written:
         write_sidecar(path, provenance(settings, inputs=inputs, boxes=[str(b) for b in cs.boxes],
-                                       crops=cs.source))
+                                       crops=cs.source, **extra))
         print(f"wrote {path}")
     return 0

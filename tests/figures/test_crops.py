@@ -150,3 +150,17 @@ def test_bad_input_is_one_line(layout, tmp_path, capsys):
     assert not list(tmp_path.glob("x.*"))
     with pytest.raises(LayoutError, match="no such codec"):
         build_crops(refs_dir, runs_dir, "dots", ["avif/q1"], boxes=[Box(0, 0, 4, 4)], metrics=[])
+
+
+def test_stand_in_weights_are_noted(layout, tmp_path, capsys):
+    refs_dir, runs_dir, _, _ = layout
+    rows = [{"codec": "jpeg", "setting": "q10", "image": "dots", "width": 72, "height": 56,
+             "bytes": 100, "bpp": 0.2, "psnr": 30.0, "weights_verified": False}]
+    res = tmp_path / "r.csv"
+    pd.DataFrame(rows).to_csv(res, index=False)
+    out = tmp_path / "c.pdf"
+    assert main(["crops", "--refs", str(refs_dir), "--runs", str(runs_dir), "--image", "dots",
+                 "--methods", "jpeg/q10", "--box", "0,0,8,8", "--results", str(res),
+                 "--out", str(out)]) == 0
+    assert "stand-in weights" in capsys.readouterr().err
+    assert "stand-in weights" in (tmp_path / "c.pdf.json").read_text()
