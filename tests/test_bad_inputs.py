@@ -812,6 +812,65 @@ def test_damaged_cache_is_moved_aside_and_rebuilt(damage, pixels, quiet_env, cap
     assert rc == 0 and "0 computed, 2 reused" in out and not err.strip()
 
 
+class _FullDiskDB:
+    """Stands in for the cache's sqlite3 connection: reads work, every write fails the way
+    SQLite reports a full disk."""
+
+    def __init__(self, db):
+        self._db = db
+
+    def execute(self, sql, *args):
+        if sql.lstrip().upper().startswith(("INSERT", "BEGIN")):
+            raise sqlite3.OperationalError("database or disk is full")
+        return self._db.execute(sql, *args)
+
+    def executemany(self, sql, *args):
+        raise sqlite3.OperationalError("database or disk is full")
+
+    def __enter__(self):
+        return self._db.__enter__()
+
+    def __exit__(self, *exc):
+        return self._db.__exit__(*exc)
+
+    def __getattr__(self, name):
+        return getattr(self._db, name)
+
+
+def test_cache_disk_full_while_running(pixels, quiet_env, capsys, monkeypatch):
+    from evalkit.evaluate import cache as cache_mod
+
+    real_open = cache_mod.ResultCache._open
+    opened = []
+
+    def open_then_fill_disk(self):
+        real_open(self)
+        opened.append(1)
+        if len(opened) == 2:  # the CLI's check passes; the disk fills up during the run
+            self._db = _FullDiskDB(self._db)
+
+    monkeypatch.setattr(cache_mod.ResultCache, "_open", open_then_fill_disk)
+    cache = quiet_env / "c.sqlite"
+    argv = [*_writer_case("evaluate", quiet_env, pixels, quiet_env / "r.csv"), "--cache", cache]
+    before = files_under(quiet_env) | {"c.sqlite", "c.sqlite-wal", "c.sqlite-shm"}
+    rc, _, err = run_cli(argv, capsys)
+    assert_one_line_error(rc, err, "evaluate", [cache, "no space left", "--no-cache"])
+    assert files_under(quiet_env) <= before
+
+
+def test_bad_layout_creates_no_cache_file(pixels, quiet_env, capsys):
+    cache = quiet_env / "typo.sqlite"
+    refs, _ = make_refs(quiet_env, pixels)
+    d = make_run(quiet_env / "runs", pixels)
+    (d / "cat.jpg").write_bytes(b"")  # a 0-byte bitstream: its rate would be 0
+    before = files_under(quiet_env)
+    rc, _, err = run_cli(["evaluate", "--refs", refs, "--runs", quiet_env / "runs", "--out",
+                          quiet_env / "r.csv", "--metrics", "psnr", "--no-progress",
+                          "--cache", cache], capsys)
+    assert_one_line_error(rc, err, "evaluate", [d / "cat.jpg", "empty bitstream"])
+    assert files_under(quiet_env) == before
+
+
 def test_cache_never_trusts_size_and_mtime(pixels, quiet_env, capsys):
     """New pixels under the same size and mtime (``cp -p``, ``rsync -t``) are recomputed."""
     argv = _writer_case("evaluate", quiet_env, pixels, quiet_env / "r.csv")

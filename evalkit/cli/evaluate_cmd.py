@@ -45,7 +45,8 @@ def run(args: argparse.Namespace) -> int:
     from evalkit.evaluate.cache import ResultCache, default_cache_path
     from evalkit.evaluate.results import default_summary_path, table_format
     from evalkit.images import check_references
-    from evalkit.layout import list_references
+    from evalkit.layout import discover_runs, list_references
+    from evalkit.metrics import DEFAULT_METRICS, parse_metric_list
     from evalkit.provenance import check_writable, sidecar_path
 
     table_format(args.out)  # fail on a bad suffix before any work
@@ -54,6 +55,11 @@ def run(args: argparse.Namespace) -> int:
     summary = args.summary or default_summary_path(args.out)
     # Every output and the cache must be writable before anything is computed.
     check_writable(args.out, summary, sidecar_path(args.out), sidecar_path(summary))
+    # Then the inputs that are cheap to check (layout, manifests, metric names, lossy
+    # references), so a typo creates no cache file and costs no computation.
+    codecs = comma_list(args.codecs)
+    discover_runs(args.refs, args.runs, codecs=codecs)
+    parse_metric_list(args.metrics or None, DEFAULT_METRICS)
     for w in check_references(list_references(args.refs).values(), strict=args.strict):
         print(f"warning: {w}", file=sys.stderr)
     cache = False if args.no_cache else (args.cache or True)
@@ -63,7 +69,6 @@ def run(args: argparse.Namespace) -> int:
             ResultCache(default_cache_path() if cache is True else cache).close()
         for w in caught:
             print(f"warning: {w.message}", file=sys.stderr)
-    codecs = comma_list(args.codecs)
     ev = evaluate(args.refs, args.runs, args.metrics or None, device=args.device,
                   workers=args.workers, cache=cache, codecs=codecs,
                   progress=not args.no_progress)
