@@ -104,6 +104,7 @@ def main() -> int:
         cache = tmp / "cold1.sqlite"
         rows.append(timed("warm (all cached), workers=1", cache=cache, workers=1, **common))
         warm_files = sorted([*refs_dir.glob("*.png"), *runs.rglob("*.jpg")])
+        size = sum(p.stat().st_size for p in warm_files) / 1e6
         hashing = hash_cost(warm_files)
         encode(refs, runs, "webp", (50, 80))
         rows.append(timed("add codec webp, workers=1", cache=cache, workers=1, **common))
@@ -115,7 +116,6 @@ def main() -> int:
         rate = (comp or reused) / dt
         print(f"{label:<32} {dt:8.2f} {comp:9d} {reused:7d} {rate:7.1f}")
     warm = next(dt for label, dt, _, _ in rows if label.startswith("warm (all cached)"))
-    size = sum(p.stat().st_size for p in warm_files) / 1e6
     print(f"\ncontent hashing of the warm run's {len(warm_files)} files ({size:.1f} MB; every run "
           "hashes every file, nothing trusts size+mtime):")
     print(f"{'hash':<32} {'ms':>8} {'MB/s':>8} {'% of warm run':>14}")
