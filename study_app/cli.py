@@ -121,7 +121,8 @@ def streamlit_command(study: str, port: int, address: str) -> list[str]:
             "--server.headless", "true", "--browser.gatherUsageStats", "false",
             "--server.fileWatcherType", "none", "--server.runOnSave", "false",
             "--client.showErrorDetails", "none", "--client.toolbarMode", "minimal",
-            "--global.developmentMode", "false", "--theme.base", "light"]
+            "--global.developmentMode", "false", "--theme.base", "light",
+            "--server.enableAgentApi", "false"]   # no scripted driving of the page (bots)
 
 
 def run_serve(args) -> int:

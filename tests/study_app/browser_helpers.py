@@ -38,26 +38,37 @@ def port_is_free(port: int) -> bool:
         return True
 
 
-def start_serve(study: Path, db: str, log: Path, port: int | None = None):
-    """``evalkit study serve`` in its own process group; returns (process, base URL, port)."""
+def launch_serve(study: Path, db: str, log: Path, port: int | None = None):
+    """Start ``evalkit study serve`` in its own process group; returns (process, base URL, port)
+    without waiting (see :func:`wait_healthy`)."""
     port = port or free_port()
     out = open(log, "w")
     proc = subprocess.Popen([sys.executable, "-m", "evalkit", "study", "serve", str(study),
                              "--db", db, "--port", str(port)],
                             stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
-    url = f"http://127.0.0.1:{port}"
+    return proc, f"http://127.0.0.1:{port}", port
+
+
+def wait_healthy(proc, url: str, log: Path) -> None:
     deadline = time.time() + 90
     while True:
         try:
             with urllib.request.urlopen(url + "/_stcore/health", timeout=2) as r:
                 if r.read().strip() == b"ok":
-                    return proc, url, port
+                    return
         except OSError:
             pass
         if proc.poll() is not None or time.time() > deadline:
             stop_serve(proc)
             raise RuntimeError("serve did not start:\n" + log.read_text())
         time.sleep(0.3)
+
+
+def start_serve(study: Path, db: str, log: Path, port: int | None = None):
+    """``evalkit study serve``, started and healthy; returns (process, base URL, port)."""
+    proc, url, port = launch_serve(study, db, log, port)
+    wait_healthy(proc, url, log)
+    return proc, url, port
 
 
 def stop_serve(proc) -> None:

@@ -9,7 +9,15 @@ import uuid
 from pathlib import Path
 
 import pytest
-from browser_helpers import CHROMIUM, CHROMIUM_ARGS, IMAGES_LOADED, image_srcs, start_serve, stop_serve
+from browser_helpers import (
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    IMAGES_LOADED,
+    image_srcs,
+    launch_serve,
+    stop_serve,
+    wait_healthy,
+)
 from study_fixtures import make_study
 
 from study_app.export import votes_table
@@ -24,7 +32,9 @@ def test_raters_alternate_between_two_servers(tmp_path, pg_url):
     playwright = pytest.importorskip("playwright.sync_api")
     name = "two" + uuid.uuid4().hex[:8]
     study = make_study(tmp_path, trials=TRIALS, golden_share=0.34, name=name)
-    servers = [start_serve(study, pg_url, tmp_path / f"serve{k}.log") for k in range(2)]
+    servers = [launch_serve(study, pg_url, tmp_path / f"serve{k}.log") for k in range(2)]
+    for k, (proc, url, _) in enumerate(servers):      # both start at once
+        wait_healthy(proc, url, tmp_path / f"serve{k}.log")
     clicked: dict[tuple[str, int], str] = {}
     try:
         with playwright.sync_playwright() as p:
