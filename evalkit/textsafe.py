@@ -27,10 +27,12 @@ _LATEX = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"
           "<": r"\textless{}", ">": r"\textgreater{}", "|": r"\textbar{}",
           "\n": " ", "\r": " "}
 
-# Backslash-escapable in CommonMark; '|' ends a table cell, '<'/'>' start raw HTML, '*', '_', '`'
-# start emphasis/code.  Brackets are left alone: without a following '(' they are no link, and
-# headers such as "BD-rate psnr [%]" stay readable.
-_MARKDOWN = {ch: "\\" + ch for ch in "\\`*_|<>"}
+# Backslash-escapable in CommonMark; '|' ends a table cell, '<'/'>' start raw HTML and autolinks,
+# '*', '_', '`' start emphasis/code, '(' ')' '!' are escaped so ``[x](url)`` / ``![x](url)`` in a
+# name never become a live link or a remote image.  Brackets are left alone: without a following
+# '(' (and with no reference definitions in our documents) they are no link, and headers such as
+# "BD-rate psnr [%]" stay readable.
+_MARKDOWN = {ch: "\\" + ch for ch in "\\`*_|<>()!"}
 _MARKDOWN.update({"\n": " ", "\r": " "})
 
 

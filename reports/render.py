@@ -3,8 +3,8 @@
 Blocks: :class:`Heading`, :class:`Para`, :class:`Table`, :class:`Figure`.  Tables go through the
 one table renderer of the core (:func:`evalkit.table_render.render_table`), so the three
 renderings show the same numbers and escape through :mod:`evalkit.textsafe`.  Headings,
-paragraphs and captions are written by this package (they may hold Markdown such as backticks);
-in HTML and LaTeX they are escaped.
+paragraphs quote names from the input (methods, images, paths), so every rendering escapes them;
+table and figure captions are written by this package (they may hold Markdown such as backticks).
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from pathlib import Path
 import pandas as pd
 
 from evalkit.table_render import render_table
-from evalkit.textsafe import escape_html, escape_latex
+from evalkit.textsafe import escape_html, escape_latex, escape_markdown
 
 #: Text of a missing value in report tables.
 MISSING = "n/a"
@@ -70,9 +70,9 @@ def to_markdown(blocks: list, title: str) -> str:
     out = [f"# {title}", ""]
     for b in blocks:
         if isinstance(b, Heading):
-            out += ["#" * b.level + " " + b.text, ""]
-        elif isinstance(b, Para):
-            out += [b.text, ""]
+            out += ["#" * b.level + " " + escape_markdown(b.text), ""]
+        elif isinstance(b, Para):  # may quote method/rater names and file paths: never markup
+            out += [escape_markdown(b.text), ""]
         elif isinstance(b, Table):
             out += [f"**{b.caption}**", ""]
             if b.frame.empty:
