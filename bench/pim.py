@@ -260,15 +260,19 @@ def bench_rss(weights: Path, threads: int | None) -> None:
     print("\nPeak RSS, one 2048x1365 pair (new implementation, fresh process each):")
     print("| metric | image | peak RSS | after imports+weights | pair adds | seconds |")
     print("|---|---|---|---|---|---|")
-    for metric in ("pim", "pim5"):
+    procs = {}
+    path = [str(ROOT)] + [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]
+    for metric in ("pim", "pim5"):  # concurrently: peak RSS is per process
         cmd = [sys.executable, __file__, "--rss-child", metric, "--weights", str(weights)]
         if threads:
             cmd += ["--threads", str(threads)]
-        path = [str(ROOT)] + [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]
-        out = subprocess.run(cmd, check=True, capture_output=True, text=True,
-                             env={**os.environ, "PYTHONPATH": os.pathsep.join(path)})
-        line = [s for s in out.stdout.splitlines() if s.startswith("{")][-1]
-        r = json.loads(line)
+        procs[metric] = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                         env={**os.environ, "PYTHONPATH": os.pathsep.join(path)})
+    for metric, proc in procs.items():
+        out, err = proc.communicate()
+        if proc.returncode:
+            raise RuntimeError(f"{metric} RSS run failed: {err[-2000:]}")
+        r = json.loads([s for s in out.splitlines() if s.startswith("{")][-1])
         print(f"| {metric} | {r['source']} {r['size']} | {r['peak_mb'] / 1024:.2f} GB | "
               f"{r['base_mb'] / 1024:.2f} GB | {(r['peak_mb'] - r['base_mb']) / 1024:.2f} GB | "
               f"{r['seconds']:.1f} |")

@@ -138,7 +138,7 @@ def sampled_mixture_distance(enc_x: Encoding, enc_y: Encoding, seed: int = 0,
 # --- streaming from CNN features (what the metric uses) -----------------------------------------
 #: Pixels per chunk when the encoders and distances run over a level (bounds the memory of the
 #: 50-channel PIM-5 encodings and of the log-density temporaries).
-CHUNK_PIXELS = 1 << 18
+CHUNK_PIXELS = 1 << 16
 
 
 def _row_chunks(h: int, w: int) -> list[tuple[int, int]]:

@@ -31,7 +31,7 @@ from evalkit.pim.pyramid import SteerablePyramid
 #: Output tile side of the per-level CNNs.  Each tile is computed from its input region grown
 #: by :data:`HALO` pixels, so memory stays bounded (no full-resolution 64-channel activation)
 #: and the values are those of the whole-image computation (see :meth:`PIMNet.level_features`).
-TILE = 512
+TILE = 256
 
 
 @dataclass(frozen=True)
