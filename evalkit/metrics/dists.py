@@ -26,6 +26,7 @@ import torch.nn.functional as F
 from evalkit.errors import WeightsError
 from evalkit.metrics.backbones import backbone_features, load_weight_file
 from evalkit.metrics.tensors import check_same_shape
+from evalkit.metrics.two_stage import ReferenceFeatures, pairwise
 from evalkit.weights import resolve
 
 #: channels of the six feature sets (input image + relu1_2 ... relu5_3).
@@ -54,7 +55,9 @@ class L2Pooling(torch.nn.Module):
 
 
 class DISTSMetric(torch.nn.Module):
-    """Callable ``metric(ref, dist) -> Tensor[N]`` on ``(N, 3, H, W)`` tensors in [0, 255]."""
+    """Callable ``metric(ref, dist) -> Tensor[N]`` on ``(N, 3, H, W)`` tensors in [0, 255], with
+    the two-stage interface of :mod:`evalkit.metrics.two_stage` (reference state: features,
+    means and variances of its six feature sets)."""
 
     def __init__(self, features: torch.nn.Sequential, alpha: torch.Tensor,
                  beta: torch.Tensor) -> None:
@@ -76,33 +79,50 @@ class DISTSMetric(torch.nn.Module):
         self.requires_grad_(False)
         self.eval()
 
-    def _features(self, x: torch.Tensor) -> list[torch.Tensor]:
-        feats = [x]
+    def _features(self, x: torch.Tensor):
+        """Yield the six feature sets (the input in [0, 1], then each stage's output)."""
+        yield x
         h = (x - self.mean) / self.std
         for stage in self.stages:
             h = stage(h)
-            feats.append(h)
-        return feats
+            yield h
+
+    def _weights(self) -> tuple[tuple[torch.Tensor, ...], tuple[torch.Tensor, ...]]:
+        w_sum = self.alpha.sum() + self.beta.sum()
+        return (torch.split(self.alpha / w_sum, CHANNELS, dim=1),
+                torch.split(self.beta / w_sum, CHANNELS, dim=1))
 
     @torch.no_grad()
-    def forward(self, ref: torch.Tensor, dist: torch.Tensor) -> torch.Tensor:
-        check_same_shape(ref, dist)
-        fx = self._features(ref.float() / 255.0)
-        fy = self._features(dist.float() / 255.0)
-        w_sum = self.alpha.sum() + self.beta.sum()
-        alphas = torch.split(self.alpha / w_sum, CHANNELS, dim=1)
-        betas = torch.split(self.beta / w_sum, CHANNELS, dim=1)
-        structure = texture = 0.0
-        for x, y, a, b in zip(fx, fy, alphas, betas):
-            mx, my = x.mean([2, 3], keepdim=True), y.mean([2, 3], keepdim=True)
-            s1 = (2 * mx * my + _C1) / (mx ** 2 + my ** 2 + _C1)
+    def prepare_reference(self, ref: torch.Tensor) -> ReferenceFeatures:
+        """Per feature set: the features, their spatial means and variances."""
+        stats = []
+        for x in self._features(ref.float() / 255.0):
+            mx = x.mean([2, 3], keepdim=True)
             vx = ((x - mx) ** 2).mean([2, 3], keepdim=True)
+            stats.append((x, mx, vx))
+        return ReferenceFeatures(torch.empty(ref.shape, device="meta"), stats)
+
+    @torch.no_grad()
+    def score_batch(self, state: ReferenceFeatures, dists: torch.Tensor) -> torch.Tensor:
+        """DISTS of each reconstruction; each feature set is scored as soon as it is made."""
+        check_same_shape(state.image, dists[:1])
+        alphas, betas = self._weights()
+        structure = texture = 0.0
+        for (x, mx, vx), y, a, b in zip(state.features, self._features(dists.float() / 255.0),
+                                        alphas, betas):
+            my = y.mean([2, 3], keepdim=True)
+            s1 = (2 * mx * my + _C1) / (mx ** 2 + my ** 2 + _C1)
             vy = ((y - my) ** 2).mean([2, 3], keepdim=True)
             cov = (x * y).mean([2, 3], keepdim=True) - mx * my
             s2 = (2 * cov + _C2) / (vx + vy + _C2)
             structure = structure + (a * s1).sum(1, keepdim=True)
             texture = texture + (b * s2).sum(1, keepdim=True)
         return (1 - (structure + texture)).reshape(-1).to(torch.float64)
+
+    @torch.no_grad()
+    def forward(self, ref: torch.Tensor, dist: torch.Tensor) -> torch.Tensor:
+        check_same_shape(ref, dist)
+        return pairwise(self, ref, dist)
 
 
 def load_alpha_beta(path: str | Path | None = None) -> tuple[torch.Tensor, torch.Tensor]:

@@ -23,6 +23,7 @@ import torch
 from evalkit.errors import MetricError, WeightsError
 from evalkit.metrics.backbones import backbone_features, load_weight_file
 from evalkit.metrics.tensors import check_same_shape
+from evalkit.metrics.two_stage import ReferenceFeatures, pairwise
 from evalkit.weights import resolve
 
 #: metric name -> (lpips ``net``, torchvision backbone, catalog name of the linear layers)
@@ -35,25 +36,61 @@ MIN_SIDE = {"alex": 31, "vgg": 16}
 
 
 class LPIPSMetric(torch.nn.Module):
-    """Callable ``metric(ref, dist) -> Tensor[N]`` on ``(N, 3, H, W)`` tensors in [0, 255]."""
+    """Callable ``metric(ref, dist) -> Tensor[N]`` on ``(N, 3, H, W)`` tensors in [0, 255], with
+    the two-stage interface of :mod:`evalkit.metrics.two_stage`.
+
+    The ``lpips`` package's forward keeps every layer of both images until the end (7 GB for a
+    2048x1365 pair with VGG); here the trunk runs slice by slice and each layer's term is
+    scored as soon as it is produced, with the same arithmetic (``lpips.normalize_tensor``,
+    squared difference, the v0.1 linear layer, spatial mean, sum over layers).  The reference
+    state is the stack of normalised reference features.
+    """
 
     def __init__(self, model: torch.nn.Module, name: str, min_side: int) -> None:
         super().__init__()
         self.model = model
         self.name = name
         self.min_side = min_side
+        self.slices = [getattr(model.net, f"slice{k + 1}") for k in range(model.L)]
         self.eval()
+
+    def _check(self, x: torch.Tensor) -> None:
+        h, w = x.shape[-2:]
+        if min(h, w) < self.min_side:
+            raise MetricError(f"{self.name} needs images whose short side is at least "
+                              f"{self.min_side} px, got {w}x{h}")
+
+    def _layers(self, x: torch.Tensor):
+        """Yield the normalised features of each trunk layer of images in [0, 255]."""
+        import lpips as lpips_pkg
+
+        h = self.model.scaling_layer(x.float() / 127.5 - 1.0)
+        for part in self.slices:
+            h = part(h)
+            yield lpips_pkg.normalize_tensor(h)
+
+    @torch.no_grad()
+    def prepare_reference(self, ref: torch.Tensor) -> ReferenceFeatures:
+        self._check(ref)
+        return ReferenceFeatures(torch.empty(ref.shape, device="meta"), list(self._layers(ref)))
+
+    @torch.no_grad()
+    def score_batch(self, state: ReferenceFeatures, dists: torch.Tensor) -> torch.Tensor:
+        self._check(dists)
+        check_same_shape(state.image, dists[:1])
+        total = None
+        for k, feat in enumerate(self._layers(dists)):
+            ref_feat = state.features[k]
+            term = self.model.lins[k](feat.sub_(ref_feat).square_()).mean([2, 3], keepdim=True)
+            del feat
+            total = term if total is None else total + term
+        return total.reshape(-1).to(torch.float64)
 
     @torch.no_grad()
     def forward(self, ref: torch.Tensor, dist: torch.Tensor) -> torch.Tensor:
         check_same_shape(ref, dist)
-        h, w = ref.shape[-2:]
-        if min(h, w) < self.min_side:
-            raise MetricError(f"{self.name} needs images whose short side is at least "
-                              f"{self.min_side} px, got {w}x{h}")
-        x = ref.float() / 127.5 - 1.0
-        y = dist.float() / 127.5 - 1.0
-        return self.model(x, y).reshape(-1).to(torch.float64)
+        self._check(ref)
+        return pairwise(self, ref, dist)
 
 
 def _load_linear_layers(model: torch.nn.Module, file: Path) -> None:
