@@ -21,7 +21,17 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--metrics", default="",
                    help="comma-separated metric names (default: psnr,ssim,ms_ssim)")
     p.add_argument("--codecs", default="", help="only these codec folders (comma-separated)")
-    p.add_argument("--device", default="cpu", help="torch device, e.g. cpu or cuda:0")
+    p.add_argument("--device", default="auto",
+                   help="auto (default: CUDA when present, else CPU), cpu, cuda, cuda:N or mps")
+    p.add_argument("--batch-size", type=int, default=None,
+                   help="reconstructions of one reference scored per batch (default: 8, fewer "
+                        "for large images so a batch stays near 4 megapixels)")
+    p.add_argument("--ray", nargs="?", const="local", default=None, metavar="ADDRESS",
+                   help="score the reference groups on a Ray cluster: no ADDRESS starts one on "
+                        "this machine, 'auto' joins the running cluster (`ray start --head`), "
+                        "or ray://host:10001; needs pip install 'evalkit[ray]'")
+    p.add_argument("--ray-actors", type=int, default=None, metavar="N",
+                   help="Ray actors (default: one per GPU, else one per 2 CPUs of the cluster)")
     p.add_argument("--workers", type=int, default=None,
                    help="decode/hash threads overlapping the metric computation (default 1; "
                         "0 = decode in the main thread)")
@@ -43,13 +53,21 @@ def run(args: argparse.Namespace) -> int:
     from evalkit.cli.arguments import comma_list
     from evalkit.evaluate import evaluate, write_evaluation
     from evalkit.evaluate.cache import ResultCache, default_cache_path
+    from evalkit.evaluate.engine import check_batch_size
     from evalkit.evaluate.results import default_summary_path, table_format
     from evalkit.images import check_references
     from evalkit.layout import discover_runs, list_references
     from evalkit.metrics import DEFAULT_METRICS, parse_metric_list
+    from evalkit.metrics.devices import check_device_name
     from evalkit.provenance import check_writable, sidecar_path
 
     table_format(args.out)  # fail on a bad suffix before any work
+    check_device_name(args.device)
+    check_batch_size(args.batch_size)
+    if args.ray is not None:
+        from evalkit.evaluate.ray_backend import require_ray
+
+        require_ray()
     if args.summary:
         table_format(args.summary)
     summary = args.summary or default_summary_path(args.out)
@@ -71,7 +89,8 @@ def run(args: argparse.Namespace) -> int:
             print(f"warning: {w.message}", file=sys.stderr)
     ev = evaluate(args.refs, args.runs, args.metrics or None, device=args.device,
                   workers=args.workers, cache=cache, codecs=codecs,
-                  progress=not args.no_progress)
+                  progress=not args.no_progress, batch_size=args.batch_size, ray=args.ray,
+                  ray_actors=args.ray_actors)
     for w in ev.layout.warnings():
         print(f"warning: {w}", file=sys.stderr)
     paths = write_evaluation(ev, args.out, args.summary)

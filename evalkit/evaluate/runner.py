@@ -1,9 +1,11 @@
 """Score every reconstruction of a refs/runs layout into a results table, incrementally.
 
 Pipeline: discover the layout -> hash every file (threads) -> look every (pair, metric) up in the
-content-keyed cache -> decode the missing pairs in background threads while the main thread runs
-the metrics (torch) -> commit each finished image to the cache -> set-level metrics per setting ->
-summary.  See :mod:`evalkit.evaluate.cache` for the keys and :mod:`evalkit.evaluate.results` for
+content-keyed cache -> plan what is missing by reference image (:mod:`evalkit.evaluate.plan`) ->
+score it reference by reference, in this process (:mod:`evalkit.evaluate.engine`) or on Ray
+(:mod:`evalkit.evaluate.ray_backend`) -> commit each finished row to the cache as it arrives ->
+set-level metrics per setting -> summary.  A fully cached run builds no model and imports no
+torch.  See :mod:`evalkit.evaluate.cache` for the keys and :mod:`evalkit.evaluate.results` for
 the columns.
 
 Workers: ``workers`` threads decode (PNG/JPEG/WebP decoders release the GIL) and hash files,
@@ -133,28 +135,79 @@ def _prefetched(entries: Sequence[RunEntry], workers: int):
         pool.shutdown(wait=True, cancel_futures=True)
 
 
-def _compute_pair_metrics(names: list[str], ref: np.ndarray, dist: np.ndarray,
-                          device: str) -> dict[str, float]:
-    from evalkit.metrics import compute_batch
+def _cached(entries: Sequence[RunEntry], sha: dict, store: ResultCache, pair_names: list[str],
+            idents: dict) -> tuple[dict, dict, dict[int, list[str]]]:
+    """Cached values and sizes of every row, and the metrics each row still lacks."""
+    values: dict[int, dict[str, float]] = {}
+    sizes: dict[int, tuple[int, int]] = {}
+    missing: dict[int, list[str]] = {}
+    for i, e in enumerate(entries):
+        ref_sha, dist_sha = sha[e.reference], sha[e.reconstruction]
+        got = {n: store.get_pair(ref_sha, dist_sha, n, idents[n][1], idents[n][2])
+               for n in pair_names}
+        values[i] = {n: v for n, v in got.items() if v is not None}
+        size = store.image_size(ref_sha)
+        if len(values[i]) < len(pair_names):
+            missing[i] = [n for n in pair_names if n not in values[i]]
+        elif size is None:  # every value cached but the size is not: read the header
+            from evalkit.images import image_size
 
-    return {n: float(compute_batch(ref, dist, n, device)[0]) for n in names}
+            sizes[i] = image_size(e.reference)
+            store.put_row(ref_sha, dist_sha, sizes[i], {})
+        else:
+            sizes[i] = size
+    return values, sizes, missing
+
+
+def _score_rows(entries: Sequence[RunEntry], missing: dict[int, list[str]], *, device: str,
+                batch_size: int | None, workers: int, ray: str | None,
+                ray_actors: int | None, idents: dict):
+    """Yield ``ScoredRow`` for every row of ``missing``, reference by reference, locally or on
+    Ray; the caller commits each one as it arrives."""
+    from evalkit.evaluate.plan import plan_groups
+
+    groups = plan_groups(entries, missing)
+    if not groups:
+        return
+    if ray is not None:
+        from evalkit.evaluate.ray_backend import score_on_ray
+
+        yield from score_on_ray(groups, address=ray, device=device, batch_size=batch_size,
+                                workers=workers, actors=ray_actors,
+                                identities={n: idents[n][1:] for n in idents})
+        return
+    from evalkit.evaluate.engine import Engine
+
+    engine = Engine(device, batch_size=batch_size, workers=workers)
+    for group in groups:
+        yield from engine.score_group(group)
 
 
 def evaluate(refs: str | Path, runs: str | Path, metrics: Sequence[str] | str | None = None, *,
-             device: str = "cpu", workers: int | None = None, cache: str | Path | bool = True,
-             codecs: Sequence[str] | None = None, progress: bool = True) -> Evaluation:
+             device: str = "auto", workers: int | None = None, cache: str | Path | bool = True,
+             codecs: Sequence[str] | None = None, progress: bool = True,
+             batch_size: int | None = None, ray: str | None = None,
+             ray_actors: int | None = None) -> Evaluation:
     """Score every ``runs/<codec>/<setting>/<image>`` against ``refs/<image>``.
+
+    Work is reference-major (:mod:`evalkit.evaluate.engine`): each reference is decoded once
+    and each learned metric computes its reference state once for all its reconstructions.
 
     Args:
         refs: folder of originals.
         runs: folder of ``<codec>/<setting>/`` reconstructions (see :mod:`evalkit.layout`).
         metrics: metric names or ``"psnr,ms_ssim"`` (default ``psnr, ssim, ms_ssim``); set-level
             metrics (``fid``, ``kid``) go to the summary only.
-        device: torch device for the metrics.
+        device: ``auto`` (CUDA when present, else CPU), ``cpu``, ``cuda``, ``cuda:N``, ``mps``.
         workers: decode/hash threads (default 1; 0 decodes in the main thread).
         cache: ``True`` for the default cache file, ``False`` for none, or a path.
         codecs: only these codec folders (all when None).
         progress: show a tqdm progress bar on stderr.
+        batch_size: reconstructions scored per batch (None: 8, fewer for large images).
+        ray: run the reference groups on a Ray cluster: ``"local"`` starts one on this
+            machine, ``"auto"`` joins the running cluster, else a cluster address
+            (``ray://host:10001``); None scores in this process.  Needs ``evalkit[ray]``.
+        ray_actors: Ray actors (None: one per GPU, else one per 2 CPUs of the cluster).
 
     Returns:
         An :class:`Evaluation` (results, summary, reused/computed counts, layout report).
@@ -169,13 +222,21 @@ def evaluate(refs: str | Path, runs: str | Path, metrics: Sequence[str] | str | 
     """
     from tqdm import tqdm
 
-    from evalkit.metrics import DEFAULT_METRICS, build_metric, parse_metric_list
+    from evalkit.evaluate.engine import check_batch_size
+    from evalkit.metrics import DEFAULT_METRICS, parse_metric_list
+    from evalkit.metrics.devices import check_device_name
 
     names = parse_metric_list(list(metrics) if isinstance(metrics, (list, tuple)) else metrics,
                               DEFAULT_METRICS)
+    device = check_device_name(device)
+    batch_size = check_batch_size(batch_size)
     workers = DEFAULT_WORKERS if workers is None else int(workers)
     if workers < 0:
         raise EvaluationError(f"workers must be >= 0, got {workers}")
+    if ray is not None:
+        from evalkit.evaluate.ray_backend import require_ray
+
+        require_ray()
     entries, report = discover_runs(refs, runs, codecs=list(codecs) if codecs else None)
     idents = {n: _metric_identity(n) for n in names}
     pair_names = [n for n in names if idents[n][0].kind == "pair"]
@@ -190,32 +251,20 @@ def evaluate(refs: str | Path, runs: str | Path, metrics: Sequence[str] | str | 
     with store:
         paths = sorted({p for e in entries for p in (e.reference, e.reconstruction)})
         sha = content_hashes(paths, workers)  # content, never path+size+mtime
-        values: dict[int, dict[str, float]] = {}
-        sizes: dict[int, tuple[int, int]] = {}
-        todo: list[int] = []
-        for i, e in enumerate(entries):
-            ref_sha, dist_sha = sha[e.reference], sha[e.reconstruction]
-            got = {n: store.get_pair(ref_sha, dist_sha, n, idents[n][1], idents[n][2])
-                   for n in pair_names}
-            size = store.image_size(ref_sha)
-            values[i] = {n: v for n, v in got.items() if v is not None}
-            if size is None or len(values[i]) < len(pair_names):
-                todo.append(i)
-            else:
-                sizes[i] = size
-        reused = len(entries) - len(todo)
+        values, sizes, missing = _cached(entries, sha, store, pair_names, idents)
+        reused = len(entries) - len(missing)
 
-        bar = tqdm(total=len(todo), desc=f"evaluate ({reused} reused)", unit="img",
+        bar = tqdm(total=len(missing), desc=f"evaluate ({reused} reused)", unit="img",
                    disable=not progress, dynamic_ncols=True)
         with bar:
-            decoded = _prefetched([entries[i] for i in todo], workers)
-            for i_e, (e, (ref, dist)) in zip(todo, decoded):
-                missing = [n for n in pair_names if n not in values[i_e]]
-                new = _compute_pair_metrics(missing, ref, dist, device)
-                values[i_e].update(new)
-                sizes[i_e] = (int(ref.shape[1]), int(ref.shape[0]))
-                store.put_row(sha[e.reference], sha[e.reconstruction], sizes[i_e],
-                              {n: (v, idents[n][1], idents[n][2]) for n, v in new.items()})
+            for row in _score_rows(entries, missing, device=device, batch_size=batch_size,
+                                   workers=workers, ray=ray, ray_actors=ray_actors,
+                                   idents=idents):
+                e = entries[row.index]
+                values[row.index].update(row.values)
+                sizes[row.index] = row.size
+                store.put_row(sha[e.reference], sha[e.reconstruction], row.size,
+                              {n: (v, idents[n][1], idents[n][2]) for n, v in row.values.items()})
                 bar.update(1)
 
         set_values: dict[tuple[str, str], dict[str, float]] = {}
@@ -237,7 +286,10 @@ def evaluate(refs: str | Path, runs: str | Path, metrics: Sequence[str] | str | 
                     if value is None:
                         if pairs is None:
                             pairs = [p for _, p in _prefetched([entries[i] for i in idx], workers)]
-                        metric = build_metric(name, device)
+                        from evalkit.metrics import build_metric
+                        from evalkit.metrics.devices import resolve_device
+
+                        metric = build_metric(name, resolve_device(device))
                         value = float(metric([p[0] for p in pairs], [p[1] for p in pairs]))
                         store.put_set(key, name, value)
                     set_values.setdefault((codec, setting), {})[name] = value
@@ -259,16 +311,17 @@ def evaluate(refs: str | Path, runs: str | Path, metrics: Sequence[str] | str | 
         "refs": str(Path(refs).resolve()), "runs": str(Path(runs).resolve()),
         "metrics": {n: {"version": idents[n][1], "weights": idents[n][2],
                         "kind": idents[n][0].kind} for n in names},
-        "device": device, "workers": workers, "codecs": list(codecs) if codecs else None,
+        "device": device, "batch_size": batch_size, "ray": ray, "workers": workers,
+        "codecs": list(codecs) if codecs else None,
         "cache": str(store.path) if store.path else None,
-        "rows": len(entries), "reused": reused, "computed": len(todo),
+        "rows": len(entries), "reused": reused, "computed": len(missing),
         "layout_warnings": report.warnings(),
         "weights_verified": verified,
         "summary_images": common.images, "summary_dropped_images": common.dropped,
     }
     if verified is False:
         prov["note"] = STAND_IN_NOTE
-    return Evaluation(results, summary, reused, len(todo), report, prov)
+    return Evaluation(results, summary, reused, len(missing), report, prov)
 
 
 def write_evaluation(ev: Evaluation, out: str | Path,

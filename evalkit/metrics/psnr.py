@@ -14,7 +14,6 @@ import torch
 
 from evalkit.metrics.tensors import check_same_shape
 
-
 #: Squared differences of 8-bit values are integers below 2**16, so float32 sums of this many
 #: of them stay below 2**24 and are exact in any order.
 _EXACT_CHUNK = 256

@@ -117,7 +117,7 @@ def test_resume_after_killed_run(layout, tmp_path):
             return metric
         register(MetricSpec("crashy", True, (), "1", "pair", build))
         evaluate({str(refs_dir)!r}, {str(runs_dir)!r}, ["crashy"], cache={str(cache)!r},
-                 progress=False, workers=1)
+                 progress=False, workers=1, batch_size=1)  # one call per image
     """)
     proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
     assert proc.returncode == 17, proc.stderr
