@@ -1,0 +1,343 @@
+"""Benchmark: paper-scale evaluation -- the reference-major engine beside pair-by-pair scoring.
+
+    .venv/bin/python bench/evaluate_scale.py [--images K] [--settings 1,4,8]
+        [--metrics psnr,ms_ssim,lpips,lpips_vgg,dists,pim] [--no-ray] [--no-large]
+
+Data: Kodak (``../shared/datasets/kodak``; else scikit-image's bundled photos), the first K
+images, each with N Pillow-JPEG reconstructions (qualities spread over 10..85), written to a
+temporary refs/runs layout.  Large pair: one 2048x1365 photo (``hific-samples/originals``;
+else an upscaled bundled photo) and its JPEG q30.
+
+Weights: the learned metrics' weights are not on this machine, so (like the tests) randomly
+initialised AlexNet/VGG16 and the random-weight PIM checkpoints (``pim-random-checkpoints``;
+else generated like the tests do) go to a temporary weights folder, with
+``EVALKIT_SKIP_WEIGHT_HASH=1``.  Speed and memory do not depend on the weight values.
+
+Per metric and N (one subprocess per metric, so peak RSS is that metric's):
+
+* ``pairs/s`` of the engine (decode + score, reference-major, default batch size) and of
+  pair-by-pair scoring (``load_pair`` + ``compute_batch`` per pair, what evaluate did before);
+* ``cost x``: engine seconds per pair / pair-by-pair seconds per pair (lower is better; with
+  reference reuse the ideal for a backbone metric is (N+1)/(2N));
+* ``% backbone``: the bare backbone's time for the forwards the engine needs ((N+1) per
+  reference: the reference once, every reconstruction once; AlexNet for lpips, VGG16 features
+  for lpips_vgg, DISTS's VGG for dists, the PIM network for pim) / the engine's time;
+* ``peak MB``: the process's peak RSS (VmHWM) during the engine phase, imports included.
+
+Then the same layout through Ray with 2 local CPU actors beside the local engine (end-to-end
+``evaluate`` without cache), and one 2048x1365 pair per metric (seconds, peak RSS), each in
+its own process.  Timings on a shared machine are noisy: compare ratios within one run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parent
+SHARED = REPO.parent.parent / "shared" / "datasets"
+if not SHARED.is_dir():
+    SHARED = Path("/work/shared/datasets")
+KODAK = SHARED / "kodak"
+LARGE = SHARED / "hific-samples" / "originals" / "CLIC2020_3.png"
+PIM_ZIPS = SHARED / "pim-random-checkpoints"
+METRICS = ("psnr", "ms_ssim", "lpips", "lpips_vgg", "dists", "pim")
+
+
+# --- data and weights -------------------------------------------------------------------------
+
+def reference_images(k: int) -> tuple[list[tuple[str, np.ndarray]], str]:
+    from evalkit.images import load_image
+
+    if KODAK.is_dir():
+        files = sorted(p for p in KODAK.iterdir() if p.suffix.lower() == ".png")[:k]
+        return [(p.stem, load_image(p)) for p in files], str(KODAK)
+    from skimage import data
+
+    photos = [("astronaut", data.astronaut()), ("coffee", data.coffee()),
+              ("chelsea", data.chelsea()), ("rocket", data.rocket())]
+    return [(n, np.ascontiguousarray(p)) for n, p in photos[:k]], "scikit-image photos"
+
+
+def qualities(n: int) -> list[int]:
+    return [50] if n == 1 else [int(q) for q in np.linspace(10, 85, n).round()]
+
+
+def make_layout(root: Path, images, n: int) -> tuple[Path, Path]:
+    from PIL import Image
+
+    refs, runs = root / f"n{n}" / "refs", root / f"n{n}" / "runs"
+    refs.mkdir(parents=True)
+    for name, img in images:
+        Image.fromarray(img).save(refs / f"{name}.png")
+        for q in qualities(n):
+            d = runs / "jpeg" / f"q{q:02d}"
+            d.mkdir(parents=True, exist_ok=True)
+            Image.fromarray(img).save(d / f"{name}.jpg", "JPEG", quality=q)
+    return refs, runs
+
+
+def make_weights(root: Path) -> None:
+    import torch
+    from torchvision import models
+
+    from evalkit.pim.convert import convert_archive
+
+    torch.manual_seed(0)
+    torch.save(models.alexnet(weights=None).state_dict(), root / "alexnet-owt-7be5be79.pth")
+    torch.save(models.vgg16(weights=None).state_dict(), root / "vgg16-397923af.pth")
+    for n, name in ((1, "pim-1"), (5, "pim-5")):
+        archive = PIM_ZIPS / f"{name}.zip"
+        if not archive.is_file():
+            sys.path.insert(0, str(REPO / "tests" / "pim"))
+            from pim_layout import official_config, official_variables, write_official_zip
+
+            archive = write_official_zip(root / f"{name}.zip", name,
+                                         official_variables(n, seed=n), official_config(n))
+        convert_archive(archive, root)
+
+
+# --- measurements (inside one worker process per metric) -------------------------------------
+
+def _status_mb(field: str) -> float:
+    with open("/proc/self/status") as fh:
+        for line in fh:
+            if line.startswith(field + ":"):
+                return int(line.split()[1]) / 1024
+    raise RuntimeError(field)
+
+
+def _reset_peak() -> None:
+    try:
+        with open("/proc/self/clear_refs", "w") as fh:
+            fh.write("5")
+    except OSError:
+        pass
+
+
+def backbone_forward(metric: str):
+    """``f(uint8 image) -> None``: one forward of the metric's bare backbone, or None."""
+    import torch
+
+    from evalkit.metrics import build_metric
+    from evalkit.metrics.tensors import to_tensor
+
+    if metric not in ("lpips", "lpips_vgg", "dists", "pim", "pim5"):
+        return None
+    m = build_metric(metric, "cpu")
+    if metric in ("lpips", "lpips_vgg"):
+        net, scale = m.model.net, m.model.scaling_layer
+        return lambda im: net(scale(to_tensor(im) / 127.5 - 1.0))
+    if metric == "dists":
+        return lambda im: list(m._features(to_tensor(im) / 255.0))
+    return lambda im: m.model(to_tensor(im).div(255.0).contiguous(
+        memory_format=torch.channels_last))
+
+
+def worker(args: argparse.Namespace) -> None:
+    import torch
+
+    torch.set_num_threads(args.threads)
+    from evalkit.evaluate.engine import Engine
+    from evalkit.evaluate.plan import plan_groups
+    from evalkit.images import load_image, load_pair
+    from evalkit.layout import discover_runs
+    from evalkit.metrics import build_metric, compute_batch
+
+    metric = args.metric
+    out: dict = {"metric": metric, "by_n": {}}
+    build_metric(metric, "cpu")
+    fwd = backbone_forward(metric)
+    with torch.no_grad():
+        for n in args.settings:
+            refs, runs = Path(args.root) / f"n{n}" / "refs", Path(args.root) / f"n{n}" / "runs"
+            entries, _ = discover_runs(refs, runs)
+            pairs = len(entries)
+            # pair-by-pair (decode both files and score, one pair at a time)
+            t0 = time.perf_counter()
+            pair_vals = [float(compute_batch(*load_pair(e.reference, e.reconstruction), metric)[0])
+                         for e in entries]
+            t_pair = time.perf_counter() - t0
+            # engine (reference-major)
+            engine = Engine("cpu", workers=1)
+            groups = plan_groups(entries, {i: [metric] for i in range(pairs)})
+            _reset_peak()
+            t0 = time.perf_counter()
+            rows = {r.index: r.values[metric] for g in groups for r in engine.score_group(g)}
+            t_engine = time.perf_counter() - t0
+            peak = _status_mb("VmHWM")
+            diff = max(abs(rows[i] - v) / max(abs(v), 1e-12) for i, v in enumerate(pair_vals))
+            rec = {"pairs": pairs, "t_pair": t_pair, "t_engine": t_engine, "peak_mb": peak,
+                   "max_rel_diff": diff}
+            if fwd is not None:  # bare backbone: (N+1) forwards per reference
+                t0 = time.perf_counter()
+                for g in groups:
+                    fwd(load_image(g.reference))
+                    for j in g.jobs:
+                        fwd(load_image(j.reconstruction))
+                rec["t_backbone"] = time.perf_counter() - t0
+            out["by_n"][n] = rec
+    print(json.dumps(out))
+
+
+def large_worker(args: argparse.Namespace) -> None:
+    import torch
+
+    torch.set_num_threads(args.threads)
+    from evalkit.metrics import build_metric, compute_batch
+
+    ref, dist = np.load(args.large_ref), np.load(args.large_dist)
+    build_metric(args.metric, "cpu")
+    base = _status_mb("VmRSS")
+    _reset_peak()
+    t0 = time.perf_counter()
+    value = float(compute_batch(ref, dist, args.metric)[0])
+    secs = time.perf_counter() - t0
+    print(json.dumps({"seconds": secs, "peak_mb": _status_mb("VmHWM"),
+                      "added_mb": _status_mb("VmHWM") - base, "value": value}))
+
+
+# --- driver -------------------------------------------------------------------------------------
+
+def _run(extra: list[str], env: dict, timeout: float) -> dict:
+    cmd = [sys.executable, __file__, *extra]
+    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=timeout,
+                          check=False)
+    if proc.returncode != 0:
+        return {"error": proc.stderr.strip().splitlines()[-1] if proc.stderr.strip() else "?"}
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def large_pair(tmp: Path) -> tuple[Path, Path, str]:
+    from PIL import Image
+
+    if LARGE.is_file():
+        img = np.asarray(Image.open(LARGE).convert("RGB"))
+        src = str(LARGE)
+    else:
+        from skimage import data
+
+        img = np.asarray(Image.fromarray(data.astronaut()).resize((2048, 1365)))
+        src = "astronaut upscaled to 2048x1365"
+    buf = io.BytesIO()
+    Image.fromarray(img).save(buf, "JPEG", quality=30)
+    dist = np.asarray(Image.open(io.BytesIO(buf.getvalue())).convert("RGB"))
+    np.save(tmp / "large_ref.npy", np.ascontiguousarray(img))
+    np.save(tmp / "large_dist.npy", np.ascontiguousarray(dist))
+    return tmp / "large_ref.npy", tmp / "large_dist.npy", f"{src} ({img.shape[1]}x{img.shape[0]})"
+
+
+def ray_vs_local(refs: Path, runs: Path, metrics: list[str]) -> dict:
+    from evalkit.evaluate import evaluate
+
+    out = {}
+    t0 = time.perf_counter()
+    local = evaluate(refs, runs, metrics, cache=False, progress=False, device="cpu")
+    out["local_s"] = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    remote = evaluate(refs, runs, metrics, cache=False, progress=False, device="cpu",
+                      ray="local", ray_actors=2)
+    out["ray_s"] = time.perf_counter() - t0
+    out["pairs"] = len(local.results)
+    out["same"] = bool(np.allclose(local.results[metrics].to_numpy(float),
+                                   remote.results[metrics].to_numpy(float), rtol=1e-9))
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--images", type=int, default=24, help="first K Kodak images (default 24)")
+    ap.add_argument("--settings", default="1,4,8", help="numbers N of JPEG settings")
+    ap.add_argument("--metrics", default=",".join(METRICS))
+    ap.add_argument("--threads", type=int, default=2, help="torch threads (default 2)")
+    ap.add_argument("--no-ray", action="store_true", help="skip the Ray comparison")
+    ap.add_argument("--no-large", action="store_true", help="skip the 2048x1365 pair")
+    ap.add_argument("--timeout", type=float, default=3600, help="seconds per worker")
+    ap.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
+    ap.add_argument("--large-worker", action="store_true", help=argparse.SUPPRESS)
+    ap.add_argument("--metric", help=argparse.SUPPRESS)
+    ap.add_argument("--root", help=argparse.SUPPRESS)
+    ap.add_argument("--large-ref", help=argparse.SUPPRESS)
+    ap.add_argument("--large-dist", help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    args.settings = [int(s) for s in str(args.settings).split(",")]
+    if args.worker:
+        return worker(args)
+    if args.large_worker:
+        return large_worker(args)
+
+    metrics = args.metrics.split(",")
+    images, source = reference_images(args.images)
+    with tempfile.TemporaryDirectory(prefix="evalkit-bench-scale-") as tmpname:
+        tmp = Path(tmpname)
+        wdir = tmp / "weights"
+        wdir.mkdir()
+        os.environ.update(EVALKIT_WEIGHTS_DIR=str(wdir), TORCH_HOME=str(tmp / "torch"),
+                          EVALKIT_SKIP_WEIGHT_HASH="1", EVALKIT_CACHE_DIR=str(tmp / "cache"),
+                          PYTHONPATH=os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")]))
+        make_weights(wdir)
+        for n in args.settings:
+            make_layout(tmp, images, n)
+        print(f"{len(images)} reference images from {source}; N JPEG settings per image: "
+              f"{', '.join(f'{n} ({qualities(n)})' for n in args.settings)}; "
+              f"{args.threads} torch threads, CPU; weights: RANDOM (temp dir)")
+        head = (f"{'metric':<10} {'N':>2} {'pairs':>5} {'engine p/s':>10} {'pairwise p/s':>12} "
+                f"{'cost x':>7} {'ideal':>6} {'% backbone':>10} {'peak MB':>8} {'max rel diff':>12}")
+        print(head)
+        print("-" * len(head), flush=True)
+        for m in metrics:
+            res = _run(["--worker", "--metric", m, "--root", str(tmp), "--threads",
+                        str(args.threads), "--settings", ",".join(map(str, args.settings))],
+                       dict(os.environ), args.timeout)
+            if "error" in res:
+                print(f"{m:<10} failed: {res['error']}", flush=True)
+                continue
+            for n, r in res["by_n"].items():
+                n = int(n)
+                pe, pp = r["pairs"] / r["t_engine"], r["pairs"] / r["t_pair"]
+                bb = f"{100 * r['t_backbone'] / r['t_engine']:>9.0f}%" if "t_backbone" in r \
+                    else f"{'-':>10}"
+                print(f"{m:<10} {n:>2} {r['pairs']:>5} {pe:>10.2f} {pp:>12.2f} "
+                      f"{r['t_engine'] / r['t_pair']:>7.2f} {(n + 1) / (2 * n):>6.2f} {bb} "
+                      f"{r['peak_mb']:>8.0f} {r['max_rel_diff']:>12.1e}", flush=True)
+        print("cost x = engine s/pair / pair-by-pair s/pair; ideal = (N+1)/(2N) for a backbone "
+              "metric; % backbone = bare backbone time for the (N+1) forwards per reference / "
+              "engine time; peak MB = peak RSS of the metric's process (imports included).")
+        if not args.no_ray:
+            n = max(args.settings)
+            refs, runs = tmp / f"n{n}" / "refs", tmp / f"n{n}" / "runs"
+            r = ray_vs_local(refs, runs, metrics)
+            print(f"\nRay, 2 local CPU actors, N={n}, {r['pairs']} pairs, metrics "
+                  f"{','.join(metrics)} (end-to-end evaluate, no cache): local engine "
+                  f"{r['pairs'] / r['local_s']:.2f} pairs/s ({r['local_s']:.0f} s), Ray "
+                  f"{r['pairs'] / r['ray_s']:.2f} pairs/s ({r['ray_s']:.0f} s, incl. cluster "
+                  f"start); same values: {r['same']}", flush=True)
+        if not args.no_large:
+            ref, dist, what = large_pair(tmp)
+            print(f"\nOne large pair: {what} vs its JPEG q30 (pair API, own process each)")
+            print(f"{'metric':<10} {'seconds':>8} {'peak MB':>8} {'added MB':>9}")
+            for m in metrics:
+                r = _run(["--large-worker", "--metric", m, "--large-ref", str(ref),
+                          "--large-dist", str(dist), "--threads", str(args.threads)],
+                         dict(os.environ), args.timeout)
+                if "error" in r:
+                    print(f"{m:<10} failed: {r['error']}", flush=True)
+                    continue
+                print(f"{m:<10} {r['seconds']:>8.1f} {r['peak_mb']:>8.0f} {r['added_mb']:>9.0f}",
+                      flush=True)
+            print("peak MB = peak RSS of the process (imports and model included); added MB = "
+                  "peak minus RSS after building the metric.")
+
+
+if __name__ == "__main__":
+    main()
