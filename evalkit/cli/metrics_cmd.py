@@ -22,7 +22,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--metrics", default="",
                    help="comma-separated metric names (default: psnr,ssim,ms_ssim); "
                         "see `evalkit metrics --list`")
-    p.add_argument("--device", default="cpu", help="torch device, e.g. cpu or cuda:0")
+    p.add_argument("--device", default="auto",
+                   help="auto (default: CUDA when present, else CPU), cpu, cuda, cuda:N or mps")
     p.add_argument("--json", action="store_true", help="print a JSON object {metric: value}")
     p.add_argument("--strict", action="store_true",
                    help="refuse a reference stored in a lossy format (JPEG, lossy WebP, AVIF, "
@@ -62,7 +63,9 @@ def run(args: argparse.Namespace) -> int:
 
     from evalkit.images import check_references, load_pair
     from evalkit.metrics import DEFAULT_METRICS, compute_pair, get_spec, parse_metric_list
+    from evalkit.metrics.devices import resolve_device
 
+    device = resolve_device(args.device)
     names = parse_metric_list(args.metrics, DEFAULT_METRICS)
     for n in names:
         if get_spec(n).kind != "pair":
@@ -73,7 +76,7 @@ def run(args: argparse.Namespace) -> int:
     from evalkit.cli.faults import about
 
     with about(args.ref, args.dist):
-        values = compute_pair(ref, dist, names, device=args.device)
+        values = compute_pair(ref, dist, names, device=device)
     if args.json:
         print(json.dumps({n: json_value(v) for n, v in values.items()}, allow_nan=False))
     else:

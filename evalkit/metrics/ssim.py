@@ -1,4 +1,6 @@
-"""SSIM and MS-SSIM through pytorch-msssim, in CompressAI's convention (RGB, ``data_range=255``).
+"""SSIM and MS-SSIM in CompressAI's convention (RGB, ``data_range=255``): SSIM through
+pytorch-msssim, MS-SSIM with its arithmetic in :mod:`evalkit.metrics.msssim_two_stage` (faster,
+reference reusable; the tests check it against pytorch-msssim to 1e-6).
 
 Gaussian window of 11 px, sigma 1.5, K = (0.01, 0.03); MS-SSIM uses the five standard scale
 weights.  Small images: MS-SSIM downsamples four times and needs the short side to be larger
@@ -13,6 +15,7 @@ import pytorch_msssim
 import torch
 
 from evalkit.errors import MetricError
+from evalkit.metrics.msssim_two_stage import MSSSIM
 from evalkit.metrics.tensors import check_same_shape
 
 WIN_SIZE = 11
@@ -34,12 +37,26 @@ def ssim(ref: torch.Tensor, dist: torch.Tensor) -> torch.Tensor:
         return pytorch_msssim.ssim(ref, dist, data_range=255, size_average=False).to(torch.float64)
 
 
+class _CheckedMSSSIM(MSSSIM):
+    """:class:`~evalkit.metrics.msssim_two_stage.MSSSIM` refusing images too small for 5 scales."""
+
+    def prepare_reference(self, ref: torch.Tensor):
+        _check_size(ref, MS_SSIM_MIN_SIDE, "ms_ssim")
+        return super().prepare_reference(ref)
+
+    def __call__(self, ref: torch.Tensor, dist: torch.Tensor) -> torch.Tensor:
+        check_same_shape(ref, dist)
+        _check_size(ref, MS_SSIM_MIN_SIDE, "ms_ssim")
+        return super().__call__(ref, dist)
+
+
+_MS_SSIM = _CheckedMSSSIM()
+
+
 def ms_ssim(ref: torch.Tensor, dist: torch.Tensor) -> torch.Tensor:
-    """MS-SSIM of each pair of a ``(N, 3, H, W)`` batch with values in [0, 255]."""
-    check_same_shape(ref, dist)
-    _check_size(ref, MS_SSIM_MIN_SIDE, "ms_ssim")
-    with torch.no_grad():
-        return pytorch_msssim.ms_ssim(ref, dist, data_range=255, size_average=False).to(torch.float64)
+    """MS-SSIM of each pair of a ``(N, 3, H, W)`` batch with values in [0, 255] (pytorch-msssim's
+    arithmetic, faster; see :mod:`evalkit.metrics.msssim_two_stage`)."""
+    return _MS_SSIM(ref, dist)
 
 
 def build_ssim(device: str | torch.device = "cpu") -> object:
@@ -48,5 +65,5 @@ def build_ssim(device: str | torch.device = "cpu") -> object:
 
 
 def build_ms_ssim(device: str | torch.device = "cpu") -> object:
-    """The ``ms_ssim`` registry entry's builder."""
-    return ms_ssim
+    """The ``ms_ssim`` registry entry's builder (with the two-stage interface)."""
+    return _MS_SSIM
