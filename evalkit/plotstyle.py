@@ -40,22 +40,31 @@ def paper_style(**overrides) -> Iterator[None]:
         yield
 
 
-def save_figure(fig, path, formats: tuple[str, ...] | None = None) -> list[str]:
-    """Save ``fig`` to ``path`` (its suffix gives the format) or to ``path`` with each suffix in
-    ``formats``; closes the figure. Returns the written paths."""
+def figure_targets(path, formats=None, *, supported=("pdf", "png", "svg"), error=None) -> list:
+    """The files a figure is written to: ``path`` (its suffix gives the format) or ``path`` with
+    each suffix of ``formats``.  Every suffix is checked against ``supported`` before anything is
+    written; a bad one raises ``error`` (default :class:`evalkit.errors.OutputError`)."""
     from pathlib import Path
 
     from evalkit.errors import OutputError
-    from evalkit.provenance import atomic_target
 
     path = Path(path)
     targets = [path] if not formats else [path.with_suffix("." + f.lstrip(".")) for f in formats]
-    supported = fig.canvas.get_supported_filetypes()
+    for t in targets:
+        if t.suffix.lstrip(".").lower() not in supported:
+            raise (error or OutputError)(
+                f"{t}: figure format {t.suffix or '(none)'!r} is not supported; use "
+                + ", ".join("." + s for s in ("png", "pdf", "svg") if s in supported))
+    return targets
+
+
+def save_figure(fig, path, formats: tuple[str, ...] | None = None) -> list[str]:
+    """Save ``fig`` to ``path`` (its suffix gives the format) or to ``path`` with each suffix in
+    ``formats``; closes the figure. Returns the written paths."""
+    from evalkit.provenance import atomic_target
+
     try:
-        for t in targets:  # every format valid before anything is written
-            if t.suffix.lstrip(".").lower() not in supported:
-                raise OutputError(f"{t}: figure format {t.suffix or '(none)'!r} is not supported; "
-                                  "use .png, .pdf or .svg")
+        targets = figure_targets(path, formats, supported=fig.canvas.get_supported_filetypes())
         for t in targets:  # atomically: a full disk leaves no half-written figure
             with atomic_target(t, suffix=t.suffix) as tmp:
                 fig.savefig(tmp, format=t.suffix.lstrip(".").lower())

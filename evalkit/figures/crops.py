@@ -319,11 +319,9 @@ def write_crops_figure(cs: CropSet, out: str | Path, *, width_in: float = DEFAUL
     300 dpi), so every crop pixel is a whole block of output pixels."""
     import matplotlib.pyplot as plt
 
-    out = Path(out)
-    targets = [out] if not formats else [out.with_suffix("." + f.lstrip(".")) for f in formats]
-    for t in targets:
-        if t.suffix.lower() not in (".pdf", ".png", ".svg"):
-            raise FigureError(f"figure file must end in .pdf, .png or .svg, got {str(t)!r}")
+    from evalkit.plotstyle import figure_targets
+
+    targets = figure_targets(out, formats, error=FigureError)
     written = []
     for t in targets:
         raster = t.suffix.lower() == ".png"

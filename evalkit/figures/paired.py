@@ -211,13 +211,10 @@ def write_paired_figure(stats: PairedStats, df: pd.DataFrame, out: str | Path, *
     """Write the figure (``.pdf``/``.png``/``.svg``; or each suffix of ``formats``)."""
     import matplotlib.pyplot as plt
 
+    from evalkit.plotstyle import figure_targets
     from evalkit.provenance import atomic_target
 
-    out = Path(out)
-    targets = [out] if not formats else [out.with_suffix("." + f.lstrip(".")) for f in formats]
-    for t in targets:
-        if t.suffix.lower() not in (".pdf", ".png", ".svg"):
-            raise FigureError(f"figure file must end in .pdf, .png or .svg, got {str(t)!r}")
+    targets = figure_targets(out, formats, error=FigureError)
     written = []
     for t in targets:
         fig = paired_figure(stats, df, kind=kind, title=title)
