@@ -221,6 +221,21 @@ def _entries_of_setting(codec: str, setting_dir: Path, refs: dict[str, Path],
     return entries
 
 
+def values_by_entry(entries, read_folder) -> dict:
+    """``{(codec, setting, image): value}`` for the entries whose setting folder (the folder of
+    the reconstruction) gives a value: ``read_folder(folder) -> {image: value}`` is called once
+    per folder.  Used for per-image facts stored beside the reconstructions (times, models)."""
+    by_dir: dict[Path, dict] = {}
+    found: dict[tuple[str, str, str], object] = {}
+    for e in entries:
+        folder = Path(e.reconstruction).parent
+        if folder not in by_dir:
+            by_dir[folder] = read_folder(folder)
+        if e.image in by_dir[folder]:
+            found[(e.codec, e.setting, e.image)] = by_dir[folder][e.image]
+    return found
+
+
 def discover_runs(refs_dir: str | Path, runs_dir: str | Path, *,
                   codecs: list[str] | None = None) -> tuple[list[RunEntry], LayoutReport]:
     """Find every (codec, setting, image) in ``runs_dir`` that matches a reference.

@@ -26,6 +26,7 @@ from pathlib import Path
 import pandas as pd
 
 from evalkit.errors import LayoutError
+from evalkit.layout import values_by_entry
 
 INFO_COLUMNS: tuple[str, ...] = ("model", "weights_verified")
 
@@ -73,14 +74,7 @@ def read_manifest_column(path: str | Path, column: str) -> dict[str, str]:
 
 def attach_models(results: pd.DataFrame, entries: Iterable) -> pd.DataFrame:
     """``results`` with a ``model`` column after ``setting`` when any image has a model."""
-    by_dir: dict[Path, dict[str, str]] = {}
-    found: dict[tuple[str, str, str], str] = {}
-    for e in entries:
-        folder = Path(e.reconstruction).parent
-        if folder not in by_dir:
-            by_dir[folder] = read_setting_models(folder)
-        if e.image in by_dir[folder]:
-            found[(e.codec, e.setting, e.image)] = by_dir[folder][e.image]
+    found = values_by_entry(entries, read_setting_models)
     if not found:
         return results
     out = results.drop(columns=["model"], errors="ignore")

@@ -36,6 +36,7 @@ import numpy as np
 import pandas as pd
 
 from evalkit.errors import LayoutError
+from evalkit.layout import values_by_entry
 
 #: Per-image timing columns of the results table, in order.
 TIMING_COLUMNS: tuple[str, ...] = ("encode_s", "decode_s")
@@ -120,14 +121,7 @@ def attach_timings(results: pd.DataFrame, entries: Iterable) -> pd.DataFrame:
     ``entries`` are the :class:`evalkit.layout.RunEntry` objects the rows were computed from
     (their reconstruction's folder is the setting folder).
     """
-    by_dir: dict[Path, dict[str, dict[str, float]]] = {}
-    found: dict[tuple[str, str, str], dict[str, float]] = {}
-    for e in entries:
-        folder = Path(e.reconstruction).parent
-        if folder not in by_dir:
-            by_dir[folder] = read_setting_timings(folder)
-        if e.image in by_dir[folder]:
-            found[(e.codec, e.setting, e.image)] = by_dir[folder][e.image]
+    found = values_by_entry(entries, read_setting_timings)
     if not found:
         return results
     out = results.copy()
