@@ -179,10 +179,21 @@ class VoteStore:
         return RaterRecord(row.study, row.rater, row.slot, row.seed, row.source,
                            row.completed_at is not None)
 
+    @staticmethod
+    def _rater_row(conn, study: str, rater: str):
+        return conn.execute(select(RaterRow).where(RaterRow.study == study,
+                                                   RaterRow.rater == rater)).first()
+
+    def _enrolled(self, conn, study: str, rater: str):
+        """The rater's row; a rater who never enrolled is a :class:`StudyError`."""
+        row = self._rater_row(conn, study, rater)
+        if row is None:
+            raise StudyError(f"rater must be enrolled in study {study!r}, got {rater!r}")
+        return row
+
     def get_rater(self, study: str, rater: str) -> RaterRecord | None:
         with self._read() as conn:
-            row = conn.execute(select(RaterRow).where(RaterRow.study == study,
-                                                      RaterRow.rater == rater)).first()
+            row = self._rater_row(conn, study, rater)
         return None if row is None else self._record(row)
 
     def rater_by_secret(self, study: str, secret: str) -> RaterRecord | None:
@@ -248,10 +259,7 @@ class VoteStore:
         for _ in range(100):
             try:
                 with self._write() as conn:
-                    row = conn.execute(select(RaterRow).where(RaterRow.study == study,
-                                                              RaterRow.rater == rater)).first()
-                    if row is None:
-                        raise StudyError(f"rater must be enrolled in study {study!r}, got {rater!r}")
+                    row = self._enrolled(conn, study, rater)
                     if row.slot is None:
                         self._take_slot(conn, row, 0, None, planner)
                 return self.get_rater(study, rater)
@@ -308,10 +316,7 @@ class VoteStore:
     def _submit_once(self, study, rater, trial, side, session, shown_at, answered_at, first,
                      planner) -> SubmitResult:
         with self._write() as conn:
-            r = conn.execute(select(RaterRow).where(RaterRow.study == study,
-                                                    RaterRow.rater == rater)).first()
-            if r is None:
-                raise StudyError(f"rater must be enrolled in study {study!r}, got {rater!r}")
+            r = self._enrolled(conn, study, rater)
             if r.slot is None:
                 if first is None:
                     raise StudyError(f"trial must be one of rater {rater!r}'s planned trials, got {trial}")
