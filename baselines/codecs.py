@@ -9,7 +9,7 @@ name        library                            rate parameter (``value``)
 ==========  =================================  ===========================================
 jpeg        Pillow / libjpeg-turbo, 4:2:0      quality 1..100
 jpeg444     Pillow / libjpeg-turbo, 4:4:4      quality 1..100
-jpeg-compressai  Pillow defaults (4:2:0, no optimize)  quality 1..100; CompressAI's Kodak JPEG
+jpeg-compressai  jpeglib / IJG libjpeg 9d, 4:2:0  quality 1..100; CompressAI's Kodak JPEG
 webp        Pillow / libwebp, method 6         quality 0..100
 jpeg2000    Pillow / OpenJPEG, 9/7 wavelet     target bpp (OpenJPEG "rates" mode)
 avif        Pillow / libavif + libaom, speed 6 quality 0..100 (4:2:0)
@@ -121,28 +121,54 @@ class Jpeg444Codec(JpegCodec):
     description = "JPEG (libjpeg-turbo via Pillow), chroma 4:4:4"
 
 
-class JpegCompressAICodec(JpegCodec):
-    """JPEG exactly as CompressAI's published curves made it: Pillow's defaults, only ``quality``.
+class JpegCompressAICodec(Codec):
+    """JPEG exactly as CompressAI's published curves made it: IJG libjpeg 9d, only ``quality``.
 
     CompressAI's ``compressai.utils.bench`` JPEG saves with ``img.save(buf, "JPEG",
-    quality=q)`` and nothing else: 4:2:0 chroma (libjpeg's default), standard Huffman tables
-    (no ``optimize``), baseline, libjpeg's scaled standard quantisation tables.  Only
-    ``quality`` is passed to Pillow (the other recorded keys are ``recorded_only``: they
-    describe Pillow's defaults), so that stays true whatever Pillow's defaults are; the bytes
-    equal those of that call.  Its default sweep is CompressAI's (quality 5..95 in steps of 5).
+    quality=q)`` and nothing else, under Pillow 7.1.2, whose wheels bundled IJG libjpeg 9d:
+    4:2:0 chroma, standard Huffman tables (no ``optimize``), baseline, libjpeg's standard
+    quantisation tables scaled by quality; decoded by the same library.  Today's Pillow bundles
+    libjpeg-turbo, which decodes the chroma differently (see :mod:`baselines.libjpeg9`), so this
+    family encodes and decodes with libjpeg 9d itself.  Its default sweep is CompressAI's
+    (quality 5..95 in steps of 5).
     """
 
     name = "jpeg-compressai"
+    extension = ".jpg"
+    minimum = 1
+    releases_gil = False  # one libjpeg selection per process: sweep in processes, not threads
     default_sweep = tuple(range(5, 100, 5))
-    description = ("JPEG with Pillow's defaults (4:2:0, standard Huffman tables, no optimize), "
-                   "as CompressAI's published Kodak/CLIC JPEG curves")
-
-    recorded_only = ("subsampling", "optimize", "progressive", "qtables", "convention")
+    description = ("JPEG by IJG libjpeg 9d with its defaults (4:2:0, standard Huffman tables, "
+                   "no optimize), as CompressAI's published Kodak/CLIC JPEG curves")
 
     def parameters(self, value: float) -> dict[str, Any]:
+        from baselines.libjpeg9 import LIBJPEG_RELEASE
+
         return {"quality": int(value), "subsampling": "4:2:0", "optimize": False,
-                "progressive": False, "qtables": "libjpeg standard, scaled by quality",
-                "convention": "CompressAI (Pillow defaults: only quality is passed)"}
+                "progressive": False, "force_baseline": True,
+                "qtables": "libjpeg standard, scaled by quality",
+                "library": f"IJG libjpeg {LIBJPEG_RELEASE} (encode and decode)",
+                "convention": "CompressAI (Pillow 7.1.2 defaults: only quality is passed)"}
+
+    def _encode(self, pixels: np.ndarray, params: dict[str, Any]) -> bytes:
+        from baselines import libjpeg9
+
+        return libjpeg9.encode(pixels, params["quality"])
+
+    def _decode(self, data: bytes) -> np.ndarray:
+        from baselines import libjpeg9
+
+        return libjpeg9.decode(data)
+
+    def _check_available(self) -> str | None:
+        from baselines import libjpeg9
+
+        return libjpeg9.unavailable_reason()
+
+    def versions(self) -> dict[str, str | None]:
+        from baselines import libjpeg9
+
+        return {"jpeglib": libjpeg9.package_release(), "libjpeg": libjpeg9.LIBJPEG_RELEASE}
 
 
 class WebpCodec(PillowCodec):

