@@ -7,6 +7,9 @@ control.  Every writer of those formats escapes through this module (one rule pe
   Injection"): a text cell starting with ``=``, ``+``, ``-``, ``@``, tab or carriage return is
   prefixed with a single quote so Excel/LibreOffice show it as text instead of evaluating it.
   Numbers (int/float/bool values and numeric columns) are never touched.
+* :func:`csv_protect` / :func:`csv_unprotect` -- the same rule made reversible, for the tables
+  evalkit reads back itself (results tables): a text cell that starts with ``'`` gets one more,
+  so reading strips exactly one leading quote and every name round-trips unchanged.
 * :func:`escape_latex` -- the ten LaTeX special characters plus ``<``, ``>``, ``|`` (which print as
   other glyphs in the default OT1 font encoding); line breaks become spaces.
 * :func:`escape_markdown` -- characters that start Markdown/HTML markup or end a table cell.
@@ -63,6 +66,25 @@ def csv_safe_frame(df: pd.DataFrame) -> pd.DataFrame:
         out[col] = s.map(csv_safe)
     out.columns = [csv_safe(c) if isinstance(c, str) else c for c in out.columns]
     return out
+
+
+def csv_protect(value):
+    """:func:`csv_safe`, reversible: also a text cell starting with ``'`` gets one more quote.
+
+    Example:
+        >>> csv_protect("=1+1"), csv_protect("'x"), csv_protect("x"), csv_protect(3)
+        ("'=1+1", "''x", 'x', 3)
+    """
+    if isinstance(value, str) and value.startswith((*CSV_FORMULA_PREFIXES, "'")):
+        return "'" + value
+    return value
+
+
+def csv_unprotect(value):
+    """The text :func:`csv_protect` was given: one leading ``'`` removed from text cells."""
+    if isinstance(value, str) and value.startswith("'"):
+        return value[1:]
+    return value
 
 
 def escape_latex(text: str) -> str:

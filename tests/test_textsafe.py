@@ -9,7 +9,16 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from evalkit.textsafe import csv_safe, csv_safe_frame, escape_html, escape_latex, escape_markdown
+from evalkit.evaluate.results import read_table, write_table
+from evalkit.textsafe import (
+    csv_protect,
+    csv_safe,
+    csv_safe_frame,
+    csv_unprotect,
+    escape_html,
+    escape_latex,
+    escape_markdown,
+)
 
 
 @pytest.mark.parametrize("text", ["=1+1", "+cmd", "-2+3", "@SUM(A1)", "\tx", "\rx",
@@ -54,3 +63,30 @@ def test_escape_markdown_and_html():
     assert escape_markdown("BD-rate psnr [%]\nnext") == "BD-rate psnr [%] next"
     assert escape_html("<script>alert('x')</script>&\"") == (
         "&lt;script&gt;alert(&#x27;x&#x27;)&lt;/script&gt;&amp;&quot;")
+
+
+HOSTILE_NAMES = ["=HYPERLINK(\"http://evil.example\",\"x\")", "+1", "-q5", "@SUM(A1)", "\tx", "'=x",
+                 "''", "'", "plain", "a=b"]
+
+
+@pytest.mark.parametrize("name", HOSTILE_NAMES)
+def test_csv_protect_is_reversible(name):
+    protected = csv_protect(name)
+    assert csv_unprotect(protected) == name
+    assert not protected.startswith(("=", "+", "-", "@", "\t", "\r"))
+
+
+def test_results_csv_is_inert_and_round_trips(tmp_path):
+    """A results table whose names came from hostile folder names: the CSV cells start with a
+    quote (a spreadsheet shows text), and reading the table gives the names back unchanged."""
+    df = pd.DataFrame({"codec": HOSTILE_NAMES, "setting": ["-1"] * len(HOSTILE_NAMES),
+                       "image": ["@img"] * len(HOSTILE_NAMES), "width": 4, "height": 4,
+                       "bytes": 10, "bpp": 5.0, "psnr": 30.0})
+    path = write_table(df, tmp_path / "results.csv")
+    rows = list(csv.reader(io.StringIO(path.read_text(encoding="utf-8"))))
+    for row in rows[1:]:
+        assert not any(cell.startswith(("=", "+", "-", "@", "\t", "\r")) for cell in row[:3])
+    back = read_table(path)
+    assert back["codec"].tolist() == HOSTILE_NAMES
+    assert set(back["setting"]) == {"-1"} and set(back["image"]) == {"@img"}
+    assert back["psnr"].tolist() == [30.0] * len(HOSTILE_NAMES)

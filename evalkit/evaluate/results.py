@@ -23,6 +23,10 @@ verified   the official one); present when a metric needs weights; not a metric
            images is ``inf``
 =========  ==========================================================================
 
+In a CSV file a name (codec, setting, image, model) starting with ``=``, ``+``, ``-``, ``@``, tab,
+carriage return or ``'`` is written with one more leading ``'``, so a spreadsheet shows it as text
+instead of running it as a formula; :func:`read_table` removes that quote again.
+
 Summary table (one row per ``(codec, setting)``):
 
 ==============  ===================================================================
@@ -49,6 +53,7 @@ import pandas as pd
 from evalkit.errors import ResultsError
 from evalkit.evaluate.timings import TIMING_COLUMNS
 from evalkit.provenance import atomic_target
+from evalkit.textsafe import csv_protect, csv_unprotect
 
 #: Leading columns of the results table, in order; metric columns follow.
 RESULT_COLUMNS: tuple[str, ...] = ("codec", "setting", "image", "width", "height", "bytes", "bpp")
@@ -125,6 +130,26 @@ def _check_numbers(df: pd.DataFrame, path: Path) -> pd.DataFrame:
     return df
 
 
+def _protect_text(df: pd.DataFrame) -> pd.DataFrame:
+    """Names (codec, setting, image, model) come from folder and file names: a CSV cell starting
+    like a formula is quoted (reversibly, :func:`evalkit.textsafe.csv_protect`) so a spreadsheet
+    shows it as text, and :func:`read_table` gives the name back unchanged."""
+    cols = [c for c in TEXT_COLUMNS if c in df.columns]
+    if not cols:
+        return df
+    out = df.copy()
+    for c in cols:
+        out[c] = out[c].map(csv_protect)
+    return out
+
+
+def _unprotect_text(df: pd.DataFrame) -> pd.DataFrame:
+    for c in TEXT_COLUMNS:
+        if c in df.columns:
+            df[c] = df[c].map(csv_unprotect)
+    return df
+
+
 def read_table(path: str | Path) -> pd.DataFrame:
     """Read a results or summary table written by :func:`write_table` (CSV or Parquet).
 
@@ -142,7 +167,8 @@ def read_table(path: str | Path) -> pd.DataFrame:
         raise ResultsError(f"{path}: no such results file")
     try:
         if fmt == "csv":
-            df = pd.read_csv(path, dtype={c: str for c in TEXT_COLUMNS}, encoding="utf-8")
+            df = _unprotect_text(pd.read_csv(path, dtype={c: str for c in TEXT_COLUMNS},
+                                             encoding="utf-8"))
         else:
             df = pd.read_parquet(path)
     except UnicodeDecodeError:
@@ -173,7 +199,7 @@ def write_table_to(df: pd.DataFrame, tmp: str | Path, fmt: str) -> None:
     """Write ``df`` as ``fmt`` (``csv``/``parquet``) to ``tmp`` (no atomicity: see
     :func:`write_table`)."""
     if fmt == "csv":
-        df.to_csv(tmp, index=False, float_format="%.10g")
+        _protect_text(df).to_csv(tmp, index=False, float_format="%.10g")
     else:
         df.to_parquet(tmp, index=False)
 
