@@ -135,6 +135,11 @@ def paired_stats(results: pd.DataFrame, metric: str, a: str, b: str) -> tuple[Pa
     return stats, df
 
 
+#: Widest bar figure (inches) and the most images whose names are printed under the bars.
+MAX_WIDTH_IN = 10.0
+LABELLED_BARS = 36
+
+
 def paired_figure(stats: PairedStats, df: pd.DataFrame, *, kind: str = "bars",
                   title: str | None = None, caption: bool = True):
     """The matplotlib figure: ``bars`` (per image, a and b side by side, images sorted by
@@ -150,15 +155,22 @@ def paired_figure(stats: PairedStats, df: pd.DataFrame, *, kind: str = "bars",
     n = len(df)
     with paper_style():
         if kind == "bars":
-            fig, ax = plt.subplots(figsize=(max(4.8, 0.22 * n + 1.5), 3.4))
+            # a paper page is at most ~10 in wide: beyond LABELLED_BARS images the bars get
+            # thinner and the names (unreadable then) are left to the --csv table
+            fig, ax = plt.subplots(figsize=(min(MAX_WIDTH_IN, max(4.8, 0.22 * n + 1.5)), 3.4))
             x = np.arange(n)
             ax.bar(x - 0.2, df["a"], width=0.4, color=COLOURS[0], label=stats.a)
             ax.bar(x + 0.2, df["b"], width=0.4, color=COLOURS[1], label=stats.b)
-            ax.set_xticks(x)
-            ax.set_xticklabels(df["image"], rotation=90, fontsize=7)
             ax.set_xlim(-0.6, n - 0.4)
             ax.set_ylabel(label)
-            ax.set_xlabel(f"image (sorted by {stats.a} − {stats.b})")
+            if n <= LABELLED_BARS:
+                ax.set_xticks(x)
+                ax.set_xticklabels(df["image"], rotation=90, fontsize=7)
+                ax.set_xlabel(f"image (sorted by {stats.a} − {stats.b})")
+            else:
+                ax.set_xticks([])
+                ax.set_xlabel(f"{n} images, sorted by {stats.a} − {stats.b} "
+                              "(names: the per-image table, --csv)")
             lo, hi = float(np.nanmin(df[["a", "b"]].to_numpy())), \
                 float(np.nanmax(df[["a", "b"]].to_numpy()))
             if np.isfinite(lo) and np.isfinite(hi) and lo > 0 and (hi - lo) < 0.5 * hi:

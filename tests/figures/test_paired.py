@@ -97,6 +97,21 @@ def test_figure_labels_every_image():
     assert set(table["image"]) <= texts
 
 
+def test_many_images_keep_a_page_wide_figure():
+    """430 images (CLIC test): the bar figure stays page-wide; names move to the table."""
+    rng = np.random.default_rng(0)
+    rows = [{"codec": c, "setting": "s", "image": f"i{i:03d}", "width": 8, "height": 8,
+             "bytes": 10, "bpp": 1.25, "psnr": 30 + rng.normal()}
+            for c in ("a", "b") for i in range(430)]
+    stats, table = paired_stats(pd.DataFrame(rows), "psnr", "a/s", "b/s")
+    fig = paired_figure(stats, table, kind="bars")
+    assert fig.get_size_inches()[0] <= 10.0
+    ax = fig.axes[0]
+    assert not [t.get_text() for t in ax.get_xticklabels() if t.get_text()]
+    assert "430 images" in ax.get_xlabel()
+    assert len(ax.patches) == 2 * 430
+
+
 @pytest.mark.parametrize("argv,message", [
     (["--metric", "lpips", "--a", "hific/mi", "--b", "vtm/q1"], "'vtm/q1' is not in the results"),
     (["--metric", "lpips", "--a", "hific", "--b", "anf/low"], "codec/setting"),
