@@ -87,28 +87,12 @@ def import_run(recon_dir: str | Path, runs_dir: str | Path, codec: str, setting:
     recon_dir = Path(recon_dir)
     recons = _files_by_stem(recon_dir, "reconstruction", images_only=True)
     decoded = {stem: read_image(p) for stem, p in recons.items()}  # validates every file first
-    rates: dict[str, tuple[int | None, float | None]] = {}
-    bitstreams: dict[str, Path] = {}
     if bitstreams_dir is not None:
-        found = _files_by_stem(Path(bitstreams_dir), "bitstream", images_only=False)
-        missing = sorted(set(recons) - set(found))
-        if missing:
-            raise LayoutError(f"no bitstream in {bitstreams_dir} for: {', '.join(missing)}")
-        for stem in recons:
-            if found[stem].suffix.lower() == ".png":
-                raise LayoutError(f"bitstream {found[stem]} must not be a .png (that name is the "
-                                  "reconstruction's)")
-            bitstreams[stem] = found[stem]
-            rates[stem] = (found[stem].stat().st_size, None)
+        bitstreams = _bitstreams(Path(bitstreams_dir), recons)
+        rates: dict[str, tuple[int | None, float | None]] = {
+            stem: (path.stat().st_size, None) for stem, path in bitstreams.items()}
     else:
-        manifest = Path(manifest)
-        if not manifest.is_file():
-            raise LayoutError(f"manifest {manifest} does not exist")
-        rows = read_manifest(manifest)
-        missing = sorted(set(recons) - set(rows))
-        if missing:
-            raise LayoutError(f"manifest {manifest} gives no rate for: {', '.join(missing)}")
-        rates = {stem: rows[stem] for stem in recons}
+        bitstreams, rates = {}, _manifest_rates(Path(manifest), recons)
     if timings is not None and not Path(timings).is_file():
         raise LayoutError(f"timings file {timings} does not exist")
     # a per-image model (e.g. HiFiC lo/mi/hi mixed in one setting) goes into run.json, which
@@ -117,19 +101,7 @@ def import_run(recon_dir: str | Path, runs_dir: str | Path, codec: str, setting:
     times = read_manifest_timings(timings if timings is not None else manifest) \
         if (timings or manifest) is not None else {}
     if refs_dir is not None:
-        refs = list_references(refs_dir)
-        unknown = sorted(set(recons) - set(refs))
-        if unknown:
-            raise LayoutError(f"reconstructions without a reference in {refs_dir}: {', '.join(unknown)}")
-        for stem, img in decoded.items():
-            ref = read_image(refs[stem])
-            if ref.size != img.size:
-                raise LayoutError(f"size mismatch: reference {refs[stem]} is {ref.size[0]}x{ref.size[1]}, "
-                                  f"reconstruction {recons[stem]} is {img.size[0]}x{img.size[1]}")
-            if ref.grayscale != img.grayscale:  # evaluate would refuse the pair: refuse it now
-                gray, colour = (refs[stem], recons[stem]) if ref.grayscale else (recons[stem], refs[stem])
-                raise LayoutError(f"grayscale/colour mismatch: {gray} is grayscale but {colour} is "
-                                  "colour; save both the same way")
+        _check_references(refs_dir, recons, decoded)
     runs_dir = Path(runs_dir)
     out_rows: list[dict[str, Any]] = []
     images: dict[str, dict[str, Any]] = {}
@@ -137,29 +109,14 @@ def import_run(recon_dir: str | Path, runs_dir: str | Path, codec: str, setting:
         stager.check_free([runs_dir / codec / setting])
         folder = stager.stage(codec, setting)
         for stem, src in recons.items():
-            if src.suffix.lower() == ".png":
-                shutil.copyfile(src, folder / f"{stem}.png")
-            elif decoded[stem].grayscale:  # keep gray gray: evalkit refuses gray/colour pairs
-                Image.fromarray(decoded[stem].pixels[:, :, 0], "L").save(folder / f"{stem}.png")
-            else:
-                write_png(folder / f"{stem}.png", decoded[stem].pixels)
-            w, h = decoded[stem].size
-            nbytes, bpp = rates[stem]
-            info: dict[str, Any] = {"source": str(src.resolve()), "source_sha256": file_sha256(src),
-                                    "width": w, "height": h}
-            if stem in bitstreams:
-                shutil.copyfile(bitstreams[stem], folder / f"{stem}{bitstreams[stem].suffix}")
-                info.update(bitstream=f"{stem}{bitstreams[stem].suffix}",
-                            bitstream_source=str(bitstreams[stem].resolve()))
-            if nbytes is not None:
-                bpp = bits_per_pixel(nbytes, w, h)
-            info.update(bytes=nbytes, bpp=bpp)
+            info = _stage_image(folder, stem, src, decoded[stem], rates[stem], bitstreams.get(stem))
             info.update({RUN_JSON_KEYS[c]: v for c, v in times.get(stem, {}).items()})
             if stem in models:
                 info["model"] = models[stem]
             images[stem] = info
-            out_rows.append({"codec": codec, "setting": setting, "image": stem, "width": w, "height": h,
-                             "bytes": nbytes, "bpp": bpp,
+            out_rows.append({"codec": codec, "setting": setting, "image": stem,
+                             "width": info["width"], "height": info["height"],
+                             "bytes": info["bytes"], "bpp": info["bpp"],
                              "rate_source": "bitstream" if stem in bitstreams else "manifest"})
         if manifest is not None:
             _write_manifest(folder / MANIFEST_NAME, {s: rates[s] for s in recons})
@@ -175,6 +132,70 @@ def import_run(recon_dir: str | Path, runs_dir: str | Path, codec: str, setting:
     table = pd.DataFrame(out_rows)
     table["run_dir"] = str(done[0])
     return table.loc[:, list(IMPORT_COLUMNS)]
+
+
+def _bitstreams(folder: Path, recons: dict[str, Path]) -> dict[str, Path]:
+    """The bitstream of every reconstruction (same stem, not a .png)."""
+    found = _files_by_stem(folder, "bitstream", images_only=False)
+    missing = sorted(set(recons) - set(found))
+    if missing:
+        raise LayoutError(f"no bitstream in {folder} for: {', '.join(missing)}")
+    for stem in recons:
+        if found[stem].suffix.lower() == ".png":
+            raise LayoutError(f"bitstream {found[stem]} must not be a .png (that name is the "
+                              "reconstruction's)")
+    return {stem: found[stem] for stem in recons}
+
+
+def _manifest_rates(manifest: Path, recons: dict[str, Path]
+                    ) -> dict[str, tuple[int | None, float | None]]:
+    """``(bytes, bpp)`` of every reconstruction from the manifest (one of them may be None)."""
+    if not manifest.is_file():
+        raise LayoutError(f"manifest {manifest} does not exist")
+    rows = read_manifest(manifest)
+    missing = sorted(set(recons) - set(rows))
+    if missing:
+        raise LayoutError(f"manifest {manifest} gives no rate for: {', '.join(missing)}")
+    return {stem: rows[stem] for stem in recons}
+
+
+def _check_references(refs_dir: str | Path, recons: dict[str, Path], decoded: dict) -> None:
+    """Every reconstruction has a reference of the same size and kind (gray/colour)."""
+    refs = list_references(refs_dir)
+    unknown = sorted(set(recons) - set(refs))
+    if unknown:
+        raise LayoutError(f"reconstructions without a reference in {refs_dir}: {', '.join(unknown)}")
+    for stem, img in decoded.items():
+        ref = read_image(refs[stem])
+        if ref.size != img.size:
+            raise LayoutError(f"size mismatch: reference {refs[stem]} is {ref.size[0]}x{ref.size[1]}, "
+                              f"reconstruction {recons[stem]} is {img.size[0]}x{img.size[1]}")
+        if ref.grayscale != img.grayscale:  # evaluate would refuse the pair: refuse it now
+            gray, colour = (refs[stem], recons[stem]) if ref.grayscale else (recons[stem], refs[stem])
+            raise LayoutError(f"grayscale/colour mismatch: {gray} is grayscale but {colour} is "
+                              "colour; save both the same way")
+
+
+def _stage_image(folder: Path, stem: str, src: Path, image, rate: tuple[int | None, float | None],
+                 bitstream: Path | None) -> dict[str, Any]:
+    """Write one reconstruction (as PNG) and its bitstream into ``folder``; its run.json entry."""
+    if src.suffix.lower() == ".png":
+        shutil.copyfile(src, folder / f"{stem}.png")
+    elif image.grayscale:  # keep gray gray: evalkit refuses gray/colour pairs
+        Image.fromarray(image.pixels[:, :, 0], "L").save(folder / f"{stem}.png")
+    else:
+        write_png(folder / f"{stem}.png", image.pixels)
+    w, h = image.size
+    nbytes, bpp = rate
+    info: dict[str, Any] = {"source": str(src.resolve()), "source_sha256": file_sha256(src),
+                            "width": w, "height": h}
+    if bitstream is not None:
+        shutil.copyfile(bitstream, folder / f"{stem}{bitstream.suffix}")
+        info.update(bitstream=f"{stem}{bitstream.suffix}", bitstream_source=str(bitstream.resolve()))
+    if nbytes is not None:
+        bpp = bits_per_pixel(nbytes, w, h)
+    info.update(bytes=nbytes, bpp=bpp)
+    return info
 
 
 def _write_manifest(path: Path, rates: dict[str, tuple[int | None, float | None]]) -> None:
