@@ -2,14 +2,18 @@
 
 Simulated raters judge methods whose true scores are known: the published Elo of the 31 mucped23
 JPEG settings (``../shared/datasets/mucped23/elo.csv``; synthetic scores spread like them when the
-file is absent).  Rater model (per simulated rater ``r`` and trial on image ``g``):
+file is absent).  Rater model (per simulated rater ``r`` and trial on image ``g``), the
+Bradley-Terry model the Elo scale stands for (``P(a beats b) = 1 / (1 + 10^((e_b - e_a) / 400))``)
+plus rater and content variation:
 
 * latent preference ``z = k_r * (e_a - e_b + u_ag - u_bg) * ln(10) / 400 + logistic noise``, with
   rater sharpness ``k_r ~ logNormal(0, --sharpness-sd)`` and a per-(method, image) content effect
   ``u ~ N(0, --content-sd Elo)``;
 * "Can't decide" when ``|z| < --tie-threshold`` (about 17 % ties between equal methods, fewer
   for clear differences), else the side ``z`` favours;
-* a lapse (``--lapse``): a random A/B answer.
+* a lapse (``--lapse``): a random A/B answer.  ``--lapse fit`` uses the rate fitted to the real
+  mucped23 answers (``answers.csv`` beside ``elo.csv``): the header prints that fit either way
+  (slope on the published Elo and lapse rate, maximum likelihood), as a check of the noise model.
 
 Each rater answers ``trials_per_rater`` trials of which 10 % are golden questions (answered, not
 counted: "votes" below are regular votes).  The balanced design is :func:`study_app.design.plan_trials`
@@ -17,17 +21,20 @@ counted: "votes" below are regular votes).  The balanced design is :func:`study_
 :func:`study_app.adaptive.choose_trial` with ``--concurrency`` raters working at once (each
 rater's current trial is pending for the others' choices), exactly what the app runs per trial.
 
-Every ``--every`` votes the Thurstone fit (:func:`study_app.adaptive.fit_posterior` with the
-report's weak prior, the same estimator for both designs) is compared with the truth: Spearman
-correlation of the fitted scores, and the median width of their 95 % intervals (centred, JOD).
-"Votes to 0.95" is the first checkpoint with Spearman >= 0.95 (median over seeds; a seed that never
-gets there within ``--max-votes`` counts as ``--max-votes`` and is reported).  Also printed: where
-the mean correlation over seeds reaches the target (a steadier figure).
+After every vote (``--every 1``, the default) the Thurstone fit
+(:func:`study_app.adaptive.fit_posterior` with the report's weak prior, ties split, the same
+estimator for both designs) is compared with the truth: Spearman correlation of the fitted scores,
+and the median width of their 95 % intervals (centred, JOD).  "Votes to 0.95" is the first vote
+count with Spearman >= 0.95 (the same rule for both designs; a seed that never gets there within
+``--max-votes`` counts as ``--max-votes`` and is reported).  The headline figure is the ratio of
+the medians over seeds; the per-seed ratios, the means and where the mean correlation over seeds
+reaches the target are printed too.
 
 Run::
 
-    PYTHONPATH=$PWD .venv/bin/python bench/study_design.py            # 20 seeds, ~2-4 min
-    PYTHONPATH=$PWD .venv/bin/python bench/study_design.py --seeds 5  # quick look
+    PYTHONPATH=$PWD .venv/bin/python bench/study_design.py              # 20 seeds, 1-4 min
+    PYTHONPATH=$PWD .venv/bin/python bench/study_design.py --seeds 100  # steadier, 4-15 min
+    PYTHONPATH=$PWD .venv/bin/python bench/study_design.py --lapse fit  # lapse rate of the real answers
 """
 
 from __future__ import annotations
@@ -44,13 +51,15 @@ import time
 from pathlib import Path
 
 import numpy as np
-from scipy import stats
+from scipy import optimize, special, stats
 
 from study_app.adaptive import PRIOR_PRECISION, Posterior, choose_trial, fit_posterior
 from study_app.definition import StudyDefinition
 from study_app.design import plan_trials, stimulus_cycle
 
 ELO_REL = Path("shared") / "datasets" / "mucped23" / "elo.csv"
+#: Default share of random A/B answers (see ``--lapse``).
+DEFAULT_LAPSE = 0.03
 
 
 def default_truth() -> Path:
@@ -63,6 +72,26 @@ NAT_PER_ELO = math.log(10.0) / 400.0
 #: The scores judged against the truth: the Thurstone fit with the weak prior `evalkit report`
 #: uses (precision 0.01), for both designs -- not the adaptive design's own prior.
 ESTIMATOR_PRIOR = 0.01
+
+
+def fit_rater_noise(elo: dict[str, float], answers: Path) -> tuple[float, float, int]:
+    """Slope ``k`` and lapse rate ``lam`` of ``P(winner) = lam / 2 + (1 - lam) * logistic(k * dElo
+    * ln(10) / 400)``, fitted by maximum likelihood to the mucped23 answers (forced choice; the
+    letter in ``answerValue`` marks the option *not* picked, see shared/datasets/mucped23/SOURCE.md).
+    Returns ``(k, lam, n_answers)``; how far the real raters are from the published Elo's own
+    model (``k = 1, lam = 0``)."""
+    with answers.open(newline="", encoding="utf-8") as fh:
+        rows = list(csv.DictReader(fh))
+    gap = np.array([elo[r["methodB"]] - elo[r["methodA"]] if r["answerValue"] == "A"
+                    else elo[r["methodA"]] - elo[r["methodB"]] for r in rows]) * NAT_PER_ELO
+
+    def nll(p):
+        lam = special.expit(p[1])
+        return -np.sum(np.log(lam / 2 + (1 - lam) * special.expit(p[0] * gap)))
+
+    fit = optimize.minimize(nll, [1.0, -3.0], method="Nelder-Mead",
+                            options={"xatol": 1e-6, "fatol": 1e-6})
+    return float(fit.x[0]), float(special.expit(fit.x[1])), len(rows)
 
 
 def load_truth(path: Path) -> tuple[list[str], np.ndarray, str]:
@@ -102,6 +131,8 @@ def evaluate(n: int, ci: np.ndarray, cj: np.ndarray, counts: np.ndarray, truth: 
     has = counts.sum(axis=1) > 0
     post: Posterior = fit_posterior(n, ci[has], cj[has], counts[has, 0] + 0.5 * counts[has, 2],
                                     counts[has, 1] + 0.5 * counts[has, 2], prior=ESTIMATOR_PRIOR)
+    if np.ptp(post.mean) == 0:   # no information yet (e.g. one tie): no ranking, not a warning
+        return 0.0, float(np.median(2 * 1.959964 * post.centred_sd()))
     rho = stats.spearmanr(post.mean, truth)[0]
     return float(rho), float(np.median(2 * 1.959964 * post.centred_sd()))
 
@@ -240,23 +271,37 @@ def main(argv=None) -> int:
     ap.add_argument("--trials-per-rater", type=int, default=20)
     ap.add_argument("--concurrency", type=int, default=5, help="raters answering at the same time (adaptive)")
     ap.add_argument("--target", type=float, default=0.95, help="Spearman correlation to reach")
-    ap.add_argument("--every", type=int, default=10, help="votes between checkpoints")
-    ap.add_argument("--horizon", type=int, default=400,
+    ap.add_argument("--every", type=int, default=1,
+                    help="votes between checkpoints (1: the exact first crossing)")
+    ap.add_argument("--horizon", type=int, default=600,
                     help="simulate at least this many votes (for the mean-correlation curve)")
     ap.add_argument("--max-votes", type=int, default=8000)
     ap.add_argument("--sharpness-sd", type=float, default=0.3, help="sd of log rater sharpness")
     ap.add_argument("--content-sd", type=float, default=40.0, help="sd of per-(method, image) effects, Elo")
     ap.add_argument("--tie-threshold", type=float, default=0.35, help="|latent| below this -> tie")
-    ap.add_argument("--lapse", type=float, default=0.03, help="share of random A/B answers")
+    ap.add_argument("--lapse", default=str(DEFAULT_LAPSE),
+                    help="share of random A/B answers, or 'fit': the rate fitted to answers.csv")
     ap.add_argument("--prior", type=float, default=PRIOR_PRECISION,
                     help="prior precision of the adaptive design's posterior (JOD^-2)")
     ap.add_argument("--timing-only", action="store_true", help="only the per-choice timing")
     args = ap.parse_args(argv)
 
-    methods, elo, source = load_truth(args.truth or default_truth())
+    truth_path = args.truth or default_truth()
+    methods, elo, source = load_truth(truth_path)
     print(f"truth: {len(methods)} methods from {source}; Elo {elo.min():.0f}..{elo.max():.0f}")
+    answers = truth_path.with_name("answers.csv")
+    fitted = None
+    if answers.is_file():
+        k, fitted, n_ans = fit_rater_noise(dict(zip(methods, elo)), answers)
+        print(f"real answers ({n_ans} in {answers.name}) vs the published Elo: slope {k:.2f}, "
+              f"lapse {fitted:.3f} (maximum likelihood)")
+    if args.lapse == "fit":
+        if fitted is None:
+            ap.error(f"--lapse fit needs {answers}")
+        args.lapse = fitted
+    args.lapse = float(args.lapse)
     print(f"raters: sharpness sd {args.sharpness_sd}, content sd {args.content_sd} Elo, tie threshold "
-          f"{args.tie_threshold}, lapse {args.lapse}; {args.images} images, {args.trials_per_rater} "
+          f"{args.tie_threshold}, lapse {args.lapse:.3f}; {args.images} images, {args.trials_per_rater} "
           f"trials/rater (10 % golden), adaptive concurrency {args.concurrency}")
     if not args.timing_only:
         jobs = [(s, methods, elo, args) for s in range(args.seeds)]
@@ -289,7 +334,8 @@ def main(argv=None) -> int:
                   f"{np.nanmedian(w):>30.3f}")
         ratio = np.median(va) / np.median(vb)
         print(f"adaptive / balanced votes: {ratio:.2f} (ratio of medians); per-seed ratios median "
-              f"{np.median(va / vb):.2f}")
+              f"{np.median(va / vb):.2f}; ratio of means {va.mean() / vb.mean():.2f} "
+              f"({va.mean():.0f} / {vb.mean():.0f})")
         mb = mean_curve_crossing([r[1] for r in results], args)
         ma = mean_curve_crossing([r[2] for r in results], args)
         print(f"votes where the mean correlation over seeds reaches {args.target}: balanced {mb}, "

@@ -155,6 +155,31 @@ def _parse_comparisons(items: Any) -> tuple[tuple[str, str], ...]:
     return tuple(pairs)
 
 
+def _parse_golden(study: dict) -> tuple[float, list[str]]:
+    """``golden_share`` and ``golden_degradations`` of the [study] table."""
+    share = _get(study, "golden_share", float, defaults.GOLDEN_SHARE, "study")
+    if not 0.0 <= share < 1.0:
+        raise StudyError(f"study.golden_share must be in [0, 1), got {share}")
+    kinds = study.get("golden_degradations", list(defaults.GOLDEN_DEGRADATIONS))
+    if (not isinstance(kinds, list) or not kinds
+            or any(k not in GOLDEN_KINDS for k in kinds) or len(set(kinds)) != len(kinds)):
+        raise StudyError(f"study.golden_degradations must be distinct names among {list(GOLDEN_KINDS)}, "
+                         f"got {kinds!r}")
+    return share, kinds
+
+
+def _parse_crops(c: Any) -> CropSpec:
+    """The [crops] table."""
+    if not isinstance(c, dict):
+        raise StudyError(f"[crops] must be a table, got {c!r}")
+    cw, ch = _get(c, "width", int, 0, "crops"), _get(c, "height", int, 0, "crops")
+    per = _get(c, "per_image", int, 1, "crops")
+    if cw < 16 or ch < 16 or per < 1:
+        raise StudyError(f"crops must be at least 16x16 with per_image >= 1, got {cw}x{ch}, "
+                         f"per_image={per}")
+    return CropSpec(cw, ch, per)
+
+
 def parse_study(data: dict[str, Any], base_dir: Path, path: Path | None = None) -> StudyDefinition:
     """Build a :class:`StudyDefinition` from parsed TOML (relative paths against ``base_dir``)."""
     study = data.get("study")
@@ -175,14 +200,7 @@ def parse_study(data: dict[str, Any], base_dir: Path, path: Path | None = None) 
     trials = _get(study, "trials_per_rater", int, defaults.TRIALS_PER_RATER, w)
     if trials < 1:
         raise StudyError(f"study.trials_per_rater must be >= 1, got {trials}")
-    share = _get(study, "golden_share", float, defaults.GOLDEN_SHARE, w)
-    if not 0.0 <= share < 1.0:
-        raise StudyError(f"study.golden_share must be in [0, 1), got {share}")
-    kinds = study.get("golden_degradations", list(defaults.GOLDEN_DEGRADATIONS))
-    if (not isinstance(kinds, list) or not kinds
-            or any(k not in GOLDEN_KINDS for k in kinds) or len(set(kinds)) != len(kinds)):
-        raise StudyError(f"study.golden_degradations must be distinct names among {list(GOLDEN_KINDS)}, "
-                         f"got {kinds!r}")
+    share, kinds = _parse_golden(study)
     seed = _get(study, "seed", int, 0, w)
     if not 0 <= seed < 2**63:
         raise StudyError(f"study.seed must be a non-negative 63-bit integer, got {seed}")
@@ -192,17 +210,7 @@ def parse_study(data: dict[str, Any], base_dir: Path, path: Path | None = None) 
     redirect = _get(study, "redirect_url", str, "", w)
     if redirect and not redirect.startswith(("https://", "http://")):
         raise StudyError(f"study.redirect_url must start with http:// or https://, got {redirect!r}")
-    crops = None
-    if "crops" in data:
-        c = data["crops"]
-        if not isinstance(c, dict):
-            raise StudyError(f"[crops] must be a table, got {c!r}")
-        cw, ch = _get(c, "width", int, 0, "crops"), _get(c, "height", int, 0, "crops")
-        per = _get(c, "per_image", int, 1, "crops")
-        if cw < 16 or ch < 16 or per < 1:
-            raise StudyError(f"crops must be at least 16x16 with per_image >= 1, got {cw}x{ch}, "
-                             f"per_image={per}")
-        crops = CropSpec(cw, ch, per)
+    crops = _parse_crops(data["crops"]) if "crops" in data else None
     kw = {k: _get(study, k, str, getattr(StudyDefinition, k), w)
           for k in ("instructions", "consent", "completion_code", "experimenter_token")}
     known = {"name", "refs", "runs", "images", "trials_per_rater", "golden_share",

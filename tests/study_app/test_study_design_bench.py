@@ -1,0 +1,67 @@
+"""bench/study_design.py helpers: the rater-noise fit on answers and the first-crossing rule."""
+
+import csv
+import importlib.util
+import math
+import types
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+BENCH = Path(__file__).resolve().parents[2] / "bench" / "study_design.py"
+
+
+@pytest.fixture(scope="module")
+def bench():
+    spec = importlib.util.spec_from_file_location("study_design_bench", BENCH)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def _write_answers(path: Path, elo: dict[str, float], k: float, lapse: float, n: int, seed: int):
+    """Forced-choice answers in the mucped23 layout: the letter marks the option NOT picked."""
+    rng = np.random.default_rng(seed)
+    names = sorted(elo)
+    with path.open("w", newline="", encoding="utf-8") as fh:
+        w = csv.writer(fh)
+        w.writerow(["methodA", "methodB", "originalName", "answerValue"])
+        for _ in range(n):
+            a, b = rng.choice(len(names), 2, replace=False)
+            ma, mb = names[a], names[b]
+            p_a = 1 / (1 + math.exp(-k * (elo[ma] - elo[mb]) * math.log(10) / 400))
+            p_a = lapse / 2 + (1 - lapse) * p_a
+            a_wins = rng.random() < p_a
+            w.writerow([ma, mb, "img", "B" if a_wins else "A"])
+
+
+@pytest.mark.parametrize("k,lapse", [(1.0, 0.12), (0.7, 0.0)])
+def test_fit_rater_noise_recovers_slope_and_lapse(bench, tmp_path, k, lapse):
+    elo = {f"m{i:02d}": 1400 + 40 * i for i in range(31)}
+    answers = tmp_path / "answers.csv"
+    _write_answers(answers, elo, k, lapse, 20000, seed=3)
+    k_hat, lapse_hat, n = bench.fit_rater_noise(elo, answers)
+    assert n == 20000
+    assert k_hat == pytest.approx(k, abs=0.08)
+    assert lapse_hat == pytest.approx(lapse, abs=0.03)
+
+
+def test_fit_rater_noise_reads_the_letter_as_the_option_not_picked(bench, tmp_path):
+    # "A" = methodA (b/x, the lower Elo) was not picked: the higher-Elo side mostly wins, so the
+    # slope is positive (read the other way round it would be negative)
+    elo = {"a/x": 2000.0, "b/x": 1500.0}
+    answers = tmp_path / "answers.csv"
+    with answers.open("w", newline="", encoding="utf-8") as fh:
+        w = csv.writer(fh)
+        w.writerow(["methodA", "methodB", "originalName", "answerValue"])
+        w.writerows([["b/x", "a/x", "img", "A"]] * 40 + [["b/x", "a/x", "img", "B"]] * 2)
+    k_hat, _lapse, _n = bench.fit_rater_noise(elo, answers)
+    assert k_hat > 0
+
+
+def test_votes_to_target_is_the_first_crossing(bench):
+    args = types.SimpleNamespace(target=0.95, max_votes=500)
+    curve = [(1, 0.5, 3.0), (2, 0.96, 2.0), (3, 0.90, 2.0), (4, 0.97, 1.0)]
+    assert bench.votes_to_target(curve, args) == (2, True)
+    assert bench.votes_to_target(curve[:1], args) == (500, False)
