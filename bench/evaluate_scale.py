@@ -1,7 +1,11 @@
 """Benchmark: paper-scale evaluation -- the reference-major engine beside pair-by-pair scoring.
 
     .venv/bin/python bench/evaluate_scale.py [--images K] [--settings 1,4,8]
-        [--metrics psnr,ms_ssim,lpips,lpips_vgg,dists,pim] [--no-ray] [--no-large]
+        [--metrics psnr,ms_ssim,lpips,lpips_vgg,dists,pim] [--parts kodak,ray,large]
+        [--ray-settings 8] [--no-ray] [--no-large]
+
+A short full run (every row, ~15 min on a loaded 2-core machine):
+``--images 2 --settings 1,4,8``; ``--parts large`` alone gives the 2048x1365 rows.
 
 Data: Kodak (``../shared/datasets/kodak``; else scikit-image's bundled photos), the first K
 images, each with N Pillow-JPEG reconstructions (qualities spread over 10..85), written to a
@@ -24,15 +28,17 @@ Per metric and N (one subprocess per metric, so peak RSS is that metric's):
   for lpips_vgg, DISTS's VGG for dists, the PIM network for pim) / the engine's time;
 * ``peak MB``: the process's peak RSS (VmHWM) during the engine phase, imports included.
 
-Then the same layout through Ray with 2 local CPU actors beside the local engine (end-to-end
-``evaluate`` without cache), and one 2048x1365 pair per metric (seconds, peak RSS), each in
-its own process.  Timings on a shared machine are noisy: compare ratios within one run.
+Then, for the N of ``--ray-settings`` (default: the largest), the same layout through Ray with
+2 local CPU actors beside the local engine (end-to-end ``evaluate`` of all metrics without
+cache, in a process of its own), and one 2048x1365 pair per metric, each metric in its own
+process: the pair API (seconds, peak RSS) and the engine scoring two reconstructions of that
+reference (JPEG q30 and q60; seconds, peak RSS).  Timings on a shared machine are noisy:
+compare ratios within one run.
 """
 
 from __future__ import annotations
 
 import argparse
-import io
 import json
 import os
 import subprocess
@@ -194,17 +200,30 @@ def large_worker(args: argparse.Namespace) -> None:
     import torch
 
     torch.set_num_threads(args.threads)
+    from evalkit.evaluate.engine import Engine
+    from evalkit.evaluate.plan import plan_groups
+    from evalkit.layout import discover_runs
     from evalkit.metrics import build_metric, compute_batch
 
-    ref, dist = np.load(args.large_ref), np.load(args.large_dist)
+    root = Path(args.root)
+    ref, dist = np.load(root / "large_ref.npy"), np.load(root / "large_dist.npy")
     build_metric(args.metric, "cpu")
     base = _status_mb("VmRSS")
     _reset_peak()
     t0 = time.perf_counter()
     value = float(compute_batch(ref, dist, args.metric)[0])
     secs = time.perf_counter() - t0
-    print(json.dumps({"seconds": secs, "peak_mb": _status_mb("VmHWM"),
-                      "added_mb": _status_mb("VmHWM") - base, "value": value}))
+    out = {"seconds": secs, "peak_mb": _status_mb("VmHWM"), "base_mb": base, "value": value}
+    if not args.pair_only:
+        entries, _ = discover_runs(root / "large" / "refs", root / "large" / "runs")
+        groups = plan_groups(entries, {i: [args.metric] for i in range(len(entries))})
+        _reset_peak()
+        t0 = time.perf_counter()
+        rows = {r.index: r.values[args.metric]
+                for g in groups for r in Engine("cpu", workers=1).score_group(g)}
+        out.update(engine_seconds=time.perf_counter() - t0, engine_pairs=len(rows),
+                   engine_peak_mb=_status_mb("VmHWM"))
+    print(json.dumps(out))
 
 
 # --- driver -------------------------------------------------------------------------------------
@@ -218,7 +237,9 @@ def _run(extra: list[str], env: dict, timeout: float) -> dict:
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
-def large_pair(tmp: Path) -> tuple[Path, Path, str]:
+def large_pair(tmp: Path) -> str:
+    """Write the large reference (``large_ref.npy``), its JPEG q30 (``large_dist.npy``) and a
+    layout ``large/`` with the reference and its JPEG q30 and q60."""
     from PIL import Image
 
     if LARGE.is_file():
@@ -229,17 +250,31 @@ def large_pair(tmp: Path) -> tuple[Path, Path, str]:
 
         img = np.asarray(Image.fromarray(data.astronaut()).resize((2048, 1365)))
         src = "astronaut upscaled to 2048x1365"
-    buf = io.BytesIO()
-    Image.fromarray(img).save(buf, "JPEG", quality=30)
-    dist = np.asarray(Image.open(io.BytesIO(buf.getvalue())).convert("RGB"))
-    np.save(tmp / "large_ref.npy", np.ascontiguousarray(img))
+    img = np.ascontiguousarray(img)
+    refs = tmp / "large" / "refs"
+    refs.mkdir(parents=True)
+    Image.fromarray(img).save(refs / "large.png")
+    for q in (30, 60):
+        d = tmp / "large" / "runs" / "jpeg" / f"q{q}"
+        d.mkdir(parents=True)
+        Image.fromarray(img).save(d / "large.jpg", "JPEG", quality=q)
+    dist = np.asarray(Image.open(tmp / "large" / "runs" / "jpeg" / "q30" / "large.jpg")
+                      .convert("RGB"))
+    np.save(tmp / "large_ref.npy", img)
     np.save(tmp / "large_dist.npy", np.ascontiguousarray(dist))
-    return tmp / "large_ref.npy", tmp / "large_dist.npy", f"{src} ({img.shape[1]}x{img.shape[0]})"
+    return f"{src} ({img.shape[1]}x{img.shape[0]})"
 
 
-def ray_vs_local(refs: Path, runs: Path, metrics: list[str]) -> dict:
+def ray_worker(args: argparse.Namespace) -> None:
+    """End-to-end ``evaluate`` of the N-settings layout, local engine then Ray (2 actors)."""
+    import torch
+
+    torch.set_num_threads(args.threads)
     from evalkit.evaluate import evaluate
 
+    n = args.settings[0]
+    refs, runs = Path(args.root) / f"n{n}" / "refs", Path(args.root) / f"n{n}" / "runs"
+    metrics = args.metrics.split(",")
     out = {}
     t0 = time.perf_counter()
     local = evaluate(refs, runs, metrics, cache=False, progress=False, device="cpu")
@@ -249,9 +284,10 @@ def ray_vs_local(refs: Path, runs: Path, metrics: list[str]) -> dict:
                       ray="local", ray_actors=2)
     out["ray_s"] = time.perf_counter() - t0
     out["pairs"] = len(local.results)
-    out["same"] = bool(np.allclose(local.results[metrics].to_numpy(float),
-                                   remote.results[metrics].to_numpy(float), rtol=1e-9))
-    return out
+    a = local.results[metrics].to_numpy(float)
+    b = remote.results[metrics].to_numpy(float)
+    out["same"] = bool(np.allclose(a, b, rtol=1e-9, equal_nan=True))
+    print(json.dumps(out))
 
 
 def main() -> None:
@@ -260,21 +296,34 @@ def main() -> None:
     ap.add_argument("--settings", default="1,4,8", help="numbers N of JPEG settings")
     ap.add_argument("--metrics", default=",".join(METRICS))
     ap.add_argument("--threads", type=int, default=2, help="torch threads (default 2)")
+    ap.add_argument("--parts", default="kodak,ray,large",
+                    help="which tables: kodak (engine vs pair-by-pair), ray, large")
+    ap.add_argument("--ray-settings", default=None,
+                    help="N values for the Ray rows (default: the largest of --settings)")
     ap.add_argument("--no-ray", action="store_true", help="skip the Ray comparison")
     ap.add_argument("--no-large", action="store_true", help="skip the 2048x1365 pair")
+    ap.add_argument("--pair-only", action="store_true",
+                    help="large pair: the pair API only, not the engine")
     ap.add_argument("--timeout", type=float, default=3600, help="seconds per worker")
     ap.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("--large-worker", action="store_true", help=argparse.SUPPRESS)
+    ap.add_argument("--ray-worker", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("--metric", help=argparse.SUPPRESS)
     ap.add_argument("--root", help=argparse.SUPPRESS)
-    ap.add_argument("--large-ref", help=argparse.SUPPRESS)
-    ap.add_argument("--large-dist", help=argparse.SUPPRESS)
     args = ap.parse_args()
     args.settings = [int(s) for s in str(args.settings).split(",")]
     if args.worker:
         return worker(args)
     if args.large_worker:
         return large_worker(args)
+    if args.ray_worker:
+        return ray_worker(args)
+    parts = set(args.parts.split(","))
+    if args.no_ray:
+        parts.discard("ray")
+    if args.no_large:
+        parts.discard("large")
+    ray_settings = [int(s) for s in (args.ray_settings or str(max(args.settings))).split(",")]
 
     metrics = args.metrics.split(",")
     images, source = reference_images(args.images)
@@ -286,57 +335,85 @@ def main() -> None:
                           EVALKIT_SKIP_WEIGHT_HASH="1", EVALKIT_CACHE_DIR=str(tmp / "cache"),
                           PYTHONPATH=os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")]))
         make_weights(wdir)
-        for n in args.settings:
+        for n in sorted(set(args.settings) | (set(ray_settings) if "ray" in parts else set())):
             make_layout(tmp, images, n)
         print(f"{len(images)} reference images from {source}; N JPEG settings per image: "
               f"{', '.join(f'{n} ({qualities(n)})' for n in args.settings)}; "
-              f"{args.threads} torch threads, CPU; weights: RANDOM (temp dir)")
-        head = (f"{'metric':<10} {'N':>2} {'pairs':>5} {'engine p/s':>10} {'pairwise p/s':>12} "
-                f"{'cost x':>7} {'ideal':>6} {'% backbone':>10} {'peak MB':>8} {'max rel diff':>12}")
-        print(head)
-        print("-" * len(head), flush=True)
-        for m in metrics:
-            res = _run(["--worker", "--metric", m, "--root", str(tmp), "--threads",
-                        str(args.threads), "--settings", ",".join(map(str, args.settings))],
-                       dict(os.environ), args.timeout)
-            if "error" in res:
-                print(f"{m:<10} failed: {res['error']}", flush=True)
-                continue
-            for n, r in res["by_n"].items():
-                n = int(n)
-                pe, pp = r["pairs"] / r["t_engine"], r["pairs"] / r["t_pair"]
-                bb = f"{100 * r['t_backbone'] / r['t_engine']:>9.0f}%" if "t_backbone" in r \
-                    else f"{'-':>10}"
-                print(f"{m:<10} {n:>2} {r['pairs']:>5} {pe:>10.2f} {pp:>12.2f} "
-                      f"{r['t_engine'] / r['t_pair']:>7.2f} {(n + 1) / (2 * n):>6.2f} {bb} "
-                      f"{r['peak_mb']:>8.0f} {r['max_rel_diff']:>12.1e}", flush=True)
-        print("cost x = engine s/pair / pair-by-pair s/pair; ideal = (N+1)/(2N) for a backbone "
-              "metric; % backbone = bare backbone time for the (N+1) forwards per reference / "
-              "engine time; peak MB = peak RSS of the metric's process (imports included).")
-        if not args.no_ray:
-            n = max(args.settings)
-            refs, runs = tmp / f"n{n}" / "refs", tmp / f"n{n}" / "runs"
-            r = ray_vs_local(refs, runs, metrics)
-            print(f"\nRay, 2 local CPU actors, N={n}, {r['pairs']} pairs, metrics "
-                  f"{','.join(metrics)} (end-to-end evaluate, no cache): local engine "
-                  f"{r['pairs'] / r['local_s']:.2f} pairs/s ({r['local_s']:.0f} s), Ray "
-                  f"{r['pairs'] / r['ray_s']:.2f} pairs/s ({r['ray_s']:.0f} s, incl. cluster "
-                  f"start); same values: {r['same']}", flush=True)
-        if not args.no_large:
-            ref, dist, what = large_pair(tmp)
-            print(f"\nOne large pair: {what} vs its JPEG q30 (pair API, own process each)")
-            print(f"{'metric':<10} {'seconds':>8} {'peak MB':>8} {'added MB':>9}")
-            for m in metrics:
-                r = _run(["--large-worker", "--metric", m, "--large-ref", str(ref),
-                          "--large-dist", str(dist), "--threads", str(args.threads)],
-                         dict(os.environ), args.timeout)
-                if "error" in r:
-                    print(f"{m:<10} failed: {r['error']}", flush=True)
-                    continue
-                print(f"{m:<10} {r['seconds']:>8.1f} {r['peak_mb']:>8.0f} {r['added_mb']:>9.0f}",
-                      flush=True)
-            print("peak MB = peak RSS of the process (imports and model included); added MB = "
-                  "peak minus RSS after building the metric.")
+              f"{args.threads} torch threads, CPU; weights: RANDOM (temp dir)", flush=True)
+        if "kodak" in parts:
+            kodak_table(tmp, metrics, args)
+        if "ray" in parts:
+            ray_table(tmp, metrics, ray_settings, args)
+        if "large" in parts:
+            large_table(tmp, metrics, args)
+
+
+def kodak_table(tmp: Path, metrics: list[str], args: argparse.Namespace) -> None:
+    head = (f"{'metric':<10} {'N':>2} {'pairs':>5} {'engine p/s':>10} {'pairwise p/s':>12} "
+            f"{'cost x':>7} {'ideal':>6} {'% backbone':>10} {'peak MB':>8} {'max rel diff':>12}")
+    print(head)
+    print("-" * len(head), flush=True)
+    for m in metrics:
+        res = _run(["--worker", "--metric", m, "--root", str(tmp), "--threads",
+                    str(args.threads), "--settings", ",".join(map(str, args.settings))],
+                   dict(os.environ), args.timeout)
+        if "error" in res:
+            print(f"{m:<10} failed: {res['error']}", flush=True)
+            continue
+        for n, r in res["by_n"].items():
+            n = int(n)
+            pe, pp = r["pairs"] / r["t_engine"], r["pairs"] / r["t_pair"]
+            bb = f"{100 * r['t_backbone'] / r['t_engine']:>9.0f}%" if "t_backbone" in r \
+                else f"{'-':>10}"
+            print(f"{m:<10} {n:>2} {r['pairs']:>5} {pe:>10.2f} {pp:>12.2f} "
+                  f"{r['t_engine'] / r['t_pair']:>7.2f} {(n + 1) / (2 * n):>6.2f} {bb} "
+                  f"{r['peak_mb']:>8.0f} {r['max_rel_diff']:>12.1e}", flush=True)
+    print("cost x = engine s/pair / pair-by-pair s/pair; ideal = (N+1)/(2N) for a backbone "
+          "metric; % backbone = bare backbone time for the (N+1) forwards per reference / "
+          "engine time; peak MB = peak RSS of the metric's process (imports included).")
+
+
+def ray_table(tmp: Path, metrics: list[str], ray_settings: list[int],
+              args: argparse.Namespace) -> None:
+    print(f"\nEnd-to-end evaluate (no cache) of {','.join(metrics)}: local engine vs Ray with 2 "
+          f"local CPU actors (own process; Ray time includes starting the local cluster)")
+    head = (f"{'N':>2} {'pairs':>5} {'local p/s':>9} {'local s':>8} {'Ray p/s':>8} "
+            f"{'Ray s':>6} {'same values':>11}")
+    print(head)
+    print("-" * len(head), flush=True)
+    for n in ray_settings:
+        r = _run(["--ray-worker", "--root", str(tmp), "--threads", str(args.threads),
+                  "--settings", str(n), "--metrics", ",".join(metrics)],
+                 dict(os.environ), args.timeout)
+        if "error" in r:
+            print(f"{n:>2} failed: {r['error']}", flush=True)
+            continue
+        print(f"{n:>2} {r['pairs']:>5} {r['pairs'] / r['local_s']:>9.2f} {r['local_s']:>8.0f} "
+              f"{r['pairs'] / r['ray_s']:>8.2f} {r['ray_s']:>6.0f} {str(r['same']):>11}",
+              flush=True)
+
+
+def large_table(tmp: Path, metrics: list[str], args: argparse.Namespace) -> None:
+    what = large_pair(tmp)
+    print(f"\nOne large reference: {what}; pair API: vs its JPEG q30; engine: its JPEG q30 and "
+          f"q60 (decode + score, one reference group).  Own process per metric.")
+    head = (f"{'metric':<10} {'pair s':>7} {'pair peak MB':>12} {'engine s/pair':>13} "
+            f"{'engine peak MB':>14} {'base MB':>8}")
+    print(head)
+    print("-" * len(head), flush=True)
+    for m in metrics:
+        extra = ["--pair-only"] if args.pair_only else []
+        r = _run(["--large-worker", "--metric", m, "--root", str(tmp), "--threads",
+                  str(args.threads), *extra], dict(os.environ), args.timeout)
+        if "error" in r:
+            print(f"{m:<10} failed: {r['error']}", flush=True)
+            continue
+        eng = (f"{r['engine_seconds'] / r['engine_pairs']:>13.1f} {r['engine_peak_mb']:>14.0f}"
+               if "engine_seconds" in r else f"{'-':>13} {'-':>14}")
+        print(f"{m:<10} {r['seconds']:>7.1f} {r['peak_mb']:>12.0f} {eng} {r['base_mb']:>8.0f}",
+              flush=True)
+    print("peak MB = peak RSS of the whole process (imports, model, images included); base MB = "
+          "RSS after building the metric, before scoring.")
 
 
 if __name__ == "__main__":

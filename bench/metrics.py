@@ -12,10 +12,15 @@ file names in a temporary directory used by both sides (``EVALKIT_WEIGHTS_DIR`` 
 ``TORCH_HOME``); LPIPS linear layers and DISTS alpha/beta are the official files.  Speed and
 memory do not depend on the weight values.
 
-Each (metric, implementation) runs in its own subprocess, so "peak MB" is that process's peak
+Peers: for psnr torchmetrics and piq, for ms_ssim pytorch-msssim, piq and torchmetrics (each
+called as a user would: float ``(1, 3, H, W)`` tensors in [0, 255]); one reference package for
+the others.  Speed: all implementations of a metric in one process, timed in 5 interleaved
+rounds of >= 1.2 s each (median MP/s), so load changes on a shared machine hit them alike.
+
+For memory, each (metric, implementation) runs in its own subprocess, so "peak MB" is that process's peak
 resident memory (``VmHWM``, reset after imports) minus its resident memory after imports, i.e. what building
 the metric and scoring the images added.  Timing excludes decoding, building the model and
-one warm-up pair; it includes the uint8 -> tensor conversion on both sides.
+one warm-up pair; it includes the uint8 -> tensor conversion on every side.
 """
 
 from __future__ import annotations
@@ -35,15 +40,27 @@ import numpy as np
 
 HERE = Path(__file__).resolve().parent
 KODAK = HERE.parent.parent / "shared" / "datasets" / "kodak"
+if not KODAK.is_dir():
+    KODAK = Path("/work/shared/datasets/kodak")
 METRICS = ("psnr", "ssim", "ms_ssim", "lpips", "lpips_vgg", "dists")
-REFERENCE = {
-    "psnr": "torchmetrics.functional.peak_signal_noise_ratio(data_range=255)",
-    "ssim": "pytorch_msssim.ssim(data_range=255)",
-    "ms_ssim": "pytorch_msssim.ms_ssim(data_range=255)",
-    "lpips": "lpips.LPIPS(net='alex')",
-    "lpips_vgg": "lpips.LPIPS(net='vgg')",
-    "dists": "DISTS_pytorch.DISTS + official weights.pt",
+#: metric -> {peer: what is called}; the first peer is the reference evalkit must equal.
+PEERS = {
+    "psnr": {"torchmetrics": "torchmetrics.functional.peak_signal_noise_ratio(data_range=255)",
+             "piq": "piq.psnr(data_range=255, reduction='none')"},
+    "ssim": {"pytorch_msssim": "pytorch_msssim.ssim(data_range=255)"},
+    "ms_ssim": {"pytorch_msssim": "pytorch_msssim.ms_ssim(data_range=255)",
+                "piq": "piq.multi_scale_ssim(data_range=255, reduction='none')",
+                "torchmetrics": "torchmetrics...multiscale_structural_similarity_index_measure"
+                                "(data_range=255)"},
+    "lpips": {"lpips": "lpips.LPIPS(net='alex')"},
+    "lpips_vgg": {"lpips": "lpips.LPIPS(net='vgg')"},
+    "dists": {"DISTS_pytorch": "DISTS_pytorch.DISTS + official weights.pt"},
 }
+#: seconds of timed work per implementation: cheap metrics loop over the images again until
+#: this much time has passed, so their rates are not a few milliseconds of noise.
+MIN_SECONDS = 6.0
+#: interleaved timing rounds per implementation (the median is reported).
+ROUNDS = 5
 
 
 # --- data ------------------------------------------------------------------------------------
@@ -89,6 +106,35 @@ def _t01(img, device):
     return torch.from_numpy(img).to(device).permute(2, 0, 1)[None].float() / 255.0
 
 
+def _t255(img, device):
+    """uint8 HWC -> float (1, 3, H, W) in [0, 255], as a user of the peer would write it."""
+    import torch
+
+    return torch.from_numpy(img).to(device).permute(2, 0, 1)[None].float()
+
+
+def _pixel_peer(metric: str, impl: str, device: str):
+    """PSNR / SSIM / MS-SSIM of a peer package on [0, 255] float tensors."""
+    if impl == "torchmetrics":
+        from torchmetrics.functional import image as tmi
+
+        if metric == "psnr":
+            return lambda r, d: tmi.peak_signal_noise_ratio(
+                _t255(d, device), _t255(r, device), data_range=255.0).item()
+        return lambda r, d: tmi.multiscale_structural_similarity_index_measure(
+            _t255(d, device), _t255(r, device), data_range=255.0).item()
+    if impl == "piq":
+        import piq
+
+        fn = piq.psnr if metric == "psnr" else piq.multi_scale_ssim
+        return lambda r, d: fn(_t255(d, device), _t255(r, device), data_range=255.0,
+                               reduction="none").item()
+    import pytorch_msssim
+
+    fn = getattr(pytorch_msssim, metric)
+    return lambda r, d: fn(_t255(r, device), _t255(d, device), data_range=255).item()
+
+
 def build(metric: str, impl: str, device: str):
     """A function ``f(ref_uint8, dist_uint8) -> float``."""
     import torch
@@ -101,16 +147,8 @@ def build(metric: str, impl: str, device: str):
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        if metric == "psnr":
-            from torchmetrics.functional import peak_signal_noise_ratio as psnr
-
-            return lambda r, d: psnr(torch.from_numpy(d).to(device).double(),
-                                     torch.from_numpy(r).to(device).double(), data_range=255.0).item()
-        if metric in ("ssim", "ms_ssim"):
-            import pytorch_msssim
-
-            fn = getattr(pytorch_msssim, metric)
-            return lambda r, d: fn(_t01(r, device) * 255, _t01(d, device) * 255, data_range=255).item()
+        if metric in ("psnr", "ssim", "ms_ssim"):
+            return _pixel_peer(metric, impl, device)
         if metric in ("lpips", "lpips_vgg"):
             import lpips
 
@@ -151,15 +189,21 @@ def _reset_peak() -> None:
         pass
 
 
+def _imports() -> None:
+    import lpips  # noqa: F401
+    import piq  # noqa: F401
+    import pytorch_msssim  # noqa: F401
+    import torchmetrics  # noqa: F401
+
+    import evalkit.metrics  # noqa: F401  (same imports on every side)
+
+
 def worker(args: argparse.Namespace) -> None:
+    """Memory, build time and values of one implementation (own process: its peak RSS)."""
     import torch
 
     torch.set_num_threads(args.threads)
-    import lpips  # noqa: F401
-    import pytorch_msssim  # noqa: F401
-
-    import evalkit.metrics  # noqa: F401  (same imports on both sides)
-
+    _imports()
     images, _ = load_images(args.images, args.limit)
     pairs = [(im, jpeg(im)) for im in images]
     _reset_peak()
@@ -168,23 +212,49 @@ def worker(args: argparse.Namespace) -> None:
     f = build(args.metric, args.impl, args.device)
     f(*pairs[0])  # warm-up
     build_s = time.perf_counter() - t0
-    values = []
-    t0 = time.perf_counter()
-    for r, d in pairs:
-        values.append(f(r, d))
-    if args.device.startswith("cuda"):
-        torch.cuda.synchronize()
-    secs = time.perf_counter() - t0
+    values = [f(r, d) for r, d in pairs]
     peak = _status_mb("VmHWM")
+    print(json.dumps({"build_s": build_s, "peak_mb": peak - base, "values": values}))
+
+
+def speed_worker(args: argparse.Namespace) -> None:
+    """Megapixels/s of every implementation of a metric, measured in one process in
+    interleaved rounds (evalkit, peer 1, peer 2, evalkit, ...), median over rounds: on a shared
+    machine the load changes from second to second, so separate processes timed one after
+    another are not comparable."""
+    import statistics
+
+    import torch
+
+    torch.set_num_threads(args.threads)
+    _imports()
+    images, _ = load_images(args.images, args.limit)
+    pairs = [(im, jpeg(im)) for im in images]
     mp = sum(r.shape[0] * r.shape[1] for r, _ in pairs) / 1e6
-    print(json.dumps({"seconds": secs, "megapixels": mp, "build_s": build_s,
-                      "peak_mb": peak - base, "values": values}))
+    impls = args.impl.split(",")
+    fns = {impl: build(args.metric, impl, args.device) for impl in impls}
+    for f in fns.values():
+        f(*pairs[0])  # warm-up
+    rates: dict[str, list[float]] = {impl: [] for impl in impls}
+    per_round = MIN_SECONDS / ROUNDS
+    for _ in range(ROUNDS):
+        for impl, f in fns.items():
+            passes, t0 = 0, time.perf_counter()
+            while passes == 0 or time.perf_counter() - t0 < per_round:
+                for r, d in pairs:
+                    f(r, d)
+                passes += 1
+            if args.device.startswith("cuda"):
+                torch.cuda.synchronize()
+            rates[impl].append(passes * mp / (time.perf_counter() - t0))
+    print(json.dumps({impl: statistics.median(v) for impl, v in rates.items()}))
 
 
 # --- driver ------------------------------------------------------------------------------------
 
-def run_one(metric: str, impl: str, args: argparse.Namespace, env: dict) -> dict:
-    cmd = [sys.executable, __file__, "--worker", "--metric", metric, "--impl", impl,
+def run_one(metric: str, impl: str, args: argparse.Namespace, env: dict,
+            mode: str = "--worker") -> dict:
+    cmd = [sys.executable, __file__, mode, "--metric", metric, "--impl", impl,
            "--limit", str(args.limit), "--threads", str(args.threads), "--device", args.device]
     if args.images:
         cmd += ["--images", args.images]
@@ -204,11 +274,15 @@ def main() -> None:
     ap.add_argument("--installed-weights", action="store_true",
                     help="use the weights evalkit resolves normally instead of random ones")
     ap.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
+    ap.add_argument("--speed-worker", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("--metric", help=argparse.SUPPRESS)
     ap.add_argument("--impl", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.worker:
         worker(args)
+        return
+    if args.speed_worker:
+        speed_worker(args)
         return
 
     images, source = load_images(args.images, args.limit)
@@ -224,26 +298,30 @@ def main() -> None:
           f"device {args.device}, {args.threads} torch threads; weights: "
           + ("installed" if args.installed_weights
              else "RANDOM backbones (temp dir) + official LPIPS/DISTS heads"))
-    head = (f"{'metric':<10} {'evalkit MP/s':>12} {'ref MP/s':>9} {'speed x':>8} "
-            f"{'evalkit MB':>10} {'ref MB':>7} {'mem x':>6} {'build s':>8} {'max |diff|':>10}  reference")
+    head = (f"{'metric':<10} {'implementation':<15} {'MP/s':>8} {'evalkit x':>9} {'peak MB':>8} "
+            f"{'build s':>8} {'max |diff|':>10}  called")
     print(head)
     print("-" * len(head))
     try:
         for metric in args.metrics.split(","):
+            speed = run_one(metric, ",".join(["evalkit", *PEERS[metric]]), args, env,
+                            "--speed-worker")
             ours = run_one(metric, "evalkit", args, env)
-            ref = run_one(metric, "reference", args, env)
-            sp_o = ours["megapixels"] / ours["seconds"]
-            sp_r = ref["megapixels"] / ref["seconds"]
-            diff = max(abs(a - b) for a, b in zip(ours["values"], ref["values"]))
-            mem_ratio = ours["peak_mb"] / ref["peak_mb"] if ref["peak_mb"] > 1 else float("nan")
-            print(f"{metric:<10} {sp_o:>12.2f} {sp_r:>9.2f} {sp_o / sp_r:>8.2f} "
-                  f"{ours['peak_mb']:>10.0f} {ref['peak_mb']:>7.0f} {mem_ratio:>6.2f} "
-                  f"{ours['build_s']:>8.2f} {diff:>10.2e}  {REFERENCE[metric]}", flush=True)
+            sp_o = speed["evalkit"]
+            print(f"{metric:<10} {'evalkit':<15} {sp_o:>8.2f} {'':>9} {ours['peak_mb']:>8.0f} "
+                  f"{ours['build_s']:>8.2f} {'':>10}  evalkit.metrics.compute_batch", flush=True)
+            for impl, called in PEERS[metric].items():
+                peer = run_one(metric, impl, args, env)
+                sp = speed[impl]
+                diff = max(abs(a - b) for a, b in zip(ours["values"], peer["values"]))
+                print(f"{'':<10} {impl:<15} {sp:>8.2f} {sp_o / sp:>9.2f} {peer['peak_mb']:>8.0f} "
+                      f"{peer['build_s']:>8.2f} {diff:>10.2e}  {called}", flush=True)
     finally:
         if tmp is not None:
             tmp.cleanup()
-    print("speed x / mem x = evalkit / reference (speed > 1: evalkit faster; mem < 1: evalkit "
-          "smaller). MB = peak RSS added after imports. build s = evalkit model build + warm-up.")
+    print("evalkit x = evalkit MP/s / the peer's (> 1: evalkit faster). MB = peak RSS added after "
+          "imports. build s = model build + warm-up. max |diff| = largest difference from "
+          "evalkit's value (peers with other conventions, e.g. piq's MS-SSIM, differ by design).")
 
 
 if __name__ == "__main__":

@@ -43,6 +43,25 @@ def test_psnr_batch_is_per_image_not_pooled(photo_pair, photo):
     assert values[1] == math.inf
 
 
+def test_psnr_uint8_path_equals_float_path_exactly():
+    """compute_batch on uint8 arrays takes PSNR's uint8 route (no float copies); it equals the
+    float-tensor call bit for bit, also for one reference against a batch and for an image
+    large enough that a plain float32 sum would round (an odd number of values)."""
+    from evalkit.metrics import build_metric
+
+    rng = np.random.default_rng(5)
+    ref = rng.integers(0, 256, (2, 1023, 1531, 3), dtype=np.uint8)
+    dist = rng.integers(0, 256, (2, 1023, 1531, 3), dtype=np.uint8)
+    metric = build_metric("psnr")
+    as_float = metric(_nchw(ref[0]).expand(2, -1, -1, -1).contiguous(),
+                      torch.from_numpy(dist).permute(0, 3, 1, 2).float())
+    via_uint8 = metric.from_uint8(torch.from_numpy(ref[:1]), torch.from_numpy(dist))
+    assert torch.equal(as_float, via_uint8)
+    sse = ((ref.astype(np.int64) - dist) ** 2).reshape(2, -1).sum(1)
+    expected = 20 * np.log10(255) - 10 * np.log10(sse / ref[0].size)
+    np.testing.assert_allclose(compute_batch(ref, dist, "psnr"), expected, rtol=1e-14)
+
+
 def test_ssim_equals_pytorch_msssim(large_pair):
     ref, dist = large_pair
     expected = pytorch_msssim.ssim(_nchw(ref), _nchw(dist), data_range=255).item()

@@ -27,6 +27,12 @@ DEFAULT_BATCH_SIZE = 8
 #: Pixels per batch when ``batch_size`` is not given: 4 MP keeps a batch of VGG activations
 #: around a gigabyte (Kodak: 8 images per batch; 2048x1365: 1).
 AUTO_BATCH_PIXELS = 4_000_000
+#: Metrics that bound their own forward memory (LPIPS, DISTS: ``batch_pixels``,
+#: :mod:`evalkit.metrics.tiled`) get larger calls -- up to this many input pixels (float32:
+#: 290 MB) and :data:`MAX_CALL` images -- so a reference cut into crops is recomputed once per
+#: call, not once per forward-sized batch (2048x1365: 8 reconstructions per call).
+SUB_BATCHED_CALL_PIXELS = 24_000_000
+MAX_CALL = 32
 
 
 @dataclass(frozen=True)
@@ -38,10 +44,13 @@ class ScoredRow:
     values: dict[str, float]
 
 
-def batch_size_for(pixels: int, batch_size: int | None) -> int:
-    """``batch_size`` when given, else as many images as fit in :data:`AUTO_BATCH_PIXELS`."""
+def batch_size_for(pixels: int, batch_size: int | None, sub_batched: bool = False) -> int:
+    """``batch_size`` when given, else as many images as fit in :data:`AUTO_BATCH_PIXELS`
+    (:data:`SUB_BATCHED_CALL_PIXELS` for a metric that splits a call itself)."""
     if batch_size is not None:
         return batch_size
+    if sub_batched:
+        return max(1, min(MAX_CALL, SUB_BATCHED_CALL_PIXELS // max(pixels, 1)))
     return max(1, min(DEFAULT_BATCH_SIZE, AUTO_BATCH_PIXELS // max(pixels, 1)))
 
 
@@ -98,7 +107,6 @@ class Engine:
         ref, dists = self._decode(group)
         h, w = ref.pixels.shape[:2]
         size = (int(w), int(h))
-        step = batch_size_for(h * w, self.batch_size)
         with torch.no_grad():
             ref_u8 = torch.from_numpy(ref.pixels).to(self.device)
             dist_u8 = {j.index: torch.from_numpy(d.pixels).to(self.device)
@@ -108,12 +116,18 @@ class Engine:
             left = {j.index: len(j.metrics) for j in group.jobs}
             for name in group.metrics:
                 metric = self.metric(name)
-                state = two_stage.prepare_reference(metric, _as_float(ref_u8[None]))
+                step = batch_size_for(h * w, self.batch_size,
+                                      sub_batched=hasattr(metric, "batch_pixels"))
+                # PSNR scores the uint8 pixels directly (no float copies of either side)
+                on_uint8 = hasattr(metric, "from_uint8")
+                state = None if on_uint8 else \
+                    two_stage.prepare_reference(metric, _as_float(ref_u8[None]))
                 todo: Sequence[Job] = [j for j in group.jobs if name in j.metrics]
                 for start in range(0, len(todo), step):
                     batch = todo[start:start + step]
-                    x = _as_float(torch.stack([dist_u8[j.index] for j in batch]))
-                    scores = two_stage.score_batch(metric, state, x)
+                    x = torch.stack([dist_u8[j.index] for j in batch])
+                    scores = metric.from_uint8(ref_u8[None], x) if on_uint8 else \
+                        two_stage.score_batch(metric, state, _as_float(x))
                     del x
                     for job, v in zip(batch, scores.detach().to("cpu", torch.float64).tolist()):
                         values[job.index][name] = float(v)

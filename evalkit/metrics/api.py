@@ -10,7 +10,7 @@ import torch
 
 from evalkit.errors import MetricError
 from evalkit.metrics.registry import DEFAULT_METRICS, get_spec
-from evalkit.metrics.tensors import to_tensor
+from evalkit.metrics.tensors import check_same_shape, to_tensor, to_uint8
 
 __all__ = ["DEFAULT_METRICS", "build_metric", "compute_batch", "compute_pair"]
 
@@ -38,7 +38,13 @@ def compute_batch(refs: np.ndarray | Sequence[np.ndarray] | torch.Tensor,
         raise MetricError(f"{name} is a set-level metric; compute it over a codec setting")
     metric = build_metric(name, device, **options)
     with torch.no_grad():
-        values = metric(to_tensor(refs, device), to_tensor(dists, device))
+        if hasattr(metric, "from_uint8") and not isinstance(refs, torch.Tensor) \
+                and not isinstance(dists, torch.Tensor):
+            ref_u8, dist_u8 = to_uint8(refs, device), to_uint8(dists, device)
+            check_same_shape(ref_u8, dist_u8)
+            values = metric.from_uint8(ref_u8, dist_u8)
+        else:
+            values = metric(to_tensor(refs, device), to_tensor(dists, device))
     return values.detach().to("cpu", torch.float64).numpy().reshape(-1)
 
 

@@ -18,6 +18,7 @@ this module against them given the same weights.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 import torch
@@ -25,8 +26,8 @@ import torch.nn.functional as F
 
 from evalkit.errors import WeightsError
 from evalkit.metrics.backbones import backbone_features, load_weight_file
-from evalkit.metrics.tensors import check_same_shape
-from evalkit.metrics.two_stage import ReferenceFeatures, pairwise
+from evalkit.metrics.tiled import TiledMetric
+from evalkit.metrics.tiling import Tile, level_sizes, trunk_geometry
 from evalkit.weights import resolve
 
 #: channels of the six feature sets (input image + relu1_2 ... relu5_3).
@@ -42,6 +43,9 @@ _C1 = _C2 = 1e-6
 class L2Pooling(torch.nn.Module):
     """sqrt of a 3x3 Hann-weighted blur of x**2 with stride 2 (DISTS's anti-aliased pooling)."""
 
+    #: its geometry, read by :func:`evalkit.metrics.tiling.trunk_geometry`.
+    kernel_size, stride, padding = 3, 2, 1
+
     def __init__(self, channels: int) -> None:
         super().__init__()
         a = np.hanning(5)[1:-1]
@@ -50,14 +54,32 @@ class L2Pooling(torch.nn.Module):
         self.register_buffer("filter", g[None, None].repeat(channels, 1, 1, 1))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        out = F.conv2d(x * x, self.filter, stride=2, padding=1, groups=x.shape[1])
+        out = F.conv2d(x * x, self.filter, stride=self.stride, padding=self.padding,
+                       groups=x.shape[1])
         return (out + 1e-12).sqrt()
 
 
-class DISTSMetric(torch.nn.Module):
+class _RefLevel(NamedTuple):
+    """One feature level of a reference crop's core: the features minus their crop mean, and
+    the crop's per-channel count, mean, sum of squared deviations and sum of deviations."""
+
+    centred: torch.Tensor
+    count: int
+    mean: torch.Tensor
+    m2: torch.Tensor
+    dev_sum: torch.Tensor
+
+
+class DISTSMetric(TiledMetric):
     """Callable ``metric(ref, dist) -> Tensor[N]`` on ``(N, 3, H, W)`` tensors in [0, 255], with
-    the two-stage interface of :mod:`evalkit.metrics.two_stage` (reference state: features,
-    means and variances of its six feature sets)."""
+    the two-stage interface of :mod:`evalkit.metrics.two_stage`.
+
+    Scored crop by crop (:mod:`evalkit.metrics.tiled`): each crop's core contributes, per
+    feature level and channel, its count, means, sums of squared deviations of both images and
+    their co-moment (float32 within a crop, float64 across crops); the whole-image means,
+    variances and covariance follow exactly from them (:func:`_combine`).  The reference state of
+    a crop is its centred features and statistics.
+    """
 
     def __init__(self, features: torch.nn.Sequential, alpha: torch.Tensor,
                  beta: torch.Tensor) -> None:
@@ -72,6 +94,7 @@ class DISTSMetric(torch.nn.Module):
             stages.append(torch.nn.Sequential(*stage))
             start = end
         self.stages = torch.nn.ModuleList(stages)
+        self.geometry = trunk_geometry(self.stages, feature_after_input=True)
         self.register_buffer("mean", torch.tensor(_IMAGENET_MEAN).view(1, 3, 1, 1))
         self.register_buffer("std", torch.tensor(_IMAGENET_STD).view(1, 3, 1, 1))
         self.register_buffer("alpha", alpha.detach().clone().float())
@@ -87,42 +110,78 @@ class DISTSMetric(torch.nn.Module):
             h = stage(h)
             yield h
 
-    def _weights(self) -> tuple[tuple[torch.Tensor, ...], tuple[torch.Tensor, ...]]:
-        w_sum = self.alpha.sum() + self.beta.sum()
-        return (torch.split(self.alpha / w_sum, CHANNELS, dim=1),
-                torch.split(self.beta / w_sum, CHANNELS, dim=1))
+    def _sizes(self, height: int, width: int) -> list[tuple[int, int]]:
+        return level_sizes(self.stages, height, width, feature_after_input=True)
 
-    @torch.no_grad()
-    def prepare_reference(self, ref: torch.Tensor) -> ReferenceFeatures:
-        """Per feature set: the features, their spatial means and variances."""
-        stats = []
-        for x in self._features(ref.float() / 255.0):
-            mx = x.mean([2, 3], keepdim=True)
-            vx = ((x - mx) ** 2).mean([2, 3], keepdim=True)
-            stats.append((x, mx, vx))
-        return ReferenceFeatures(torch.empty(ref.shape, device="meta"), stats)
+    def _cores(self, x: torch.Tensor, tile: Tile, sizes):
+        for k, f in enumerate(self._features(x / 255.0)):
+            ys, xs = tile.core(self.geometry.strides[k], *sizes[k])
+            yield f[:, :, ys, xs]
 
-    @torch.no_grad()
-    def score_batch(self, state: ReferenceFeatures, dists: torch.Tensor) -> torch.Tensor:
-        """DISTS of each reconstruction; each feature set is scored as soon as it is made."""
-        check_same_shape(state.image, dists[:1])
-        alphas, betas = self._weights()
+    def _reference_crop(self, x: torch.Tensor, tile: Tile, sizes) -> list[_RefLevel]:
+        levels = []
+        for core in self._cores(x, tile, sizes):
+            if core.numel() == 0:  # the last crop's core can be empty at a deep level
+                blank = core.new_zeros(core.shape[:2], dtype=torch.float64)
+                levels.append(_RefLevel(core, 0, blank, blank, blank))
+                continue
+            var, mean = torch.var_mean(core, dim=(2, 3), correction=0)
+            centred = core - mean[:, :, None, None]
+            count = core.shape[2] * core.shape[3]
+            levels.append(_RefLevel(centred, count, mean.double(), var.double() * count,
+                                    centred.sum((2, 3)).double()))
+        return levels
+
+    def _new_totals(self, n: int, device: torch.device) -> list[list]:
+        return [[] for _ in CHANNELS]
+
+    def _begin_tile(self, totals, ref_state, n) -> None:
+        for k, r in enumerate(ref_state):
+            blank = r.mean.new_zeros((n, r.mean.shape[1]))
+            totals[k].append((r.count, r.mean, r.m2, blank, blank.clone(), blank.clone()))
+
+    def _score_crop(self, ref_state, y, tile, sizes, totals, rows) -> None:
+        for k, (core, r) in enumerate(zip(self._cores(y, tile, sizes), ref_state)):
+            if r.count == 0:
+                continue
+            var, mean = torch.var_mean(core, dim=(2, 3), correction=0)
+            _, _, _, y_mean, y_m2, co = totals[k][-1]
+            y_mean[rows] = mean.double()
+            y_m2[rows] = var.double() * r.count
+            # sum (x - mx)(y - my) over the crop = sum (x - mx) y - my sum (x - mx)
+            cross = (core * r.centred).sum((2, 3)).double()
+            co[rows] = cross - y_mean[rows] * r.dev_sum
+
+    def _finish(self, totals) -> torch.Tensor:
+        alpha, beta = self._weights()
         structure = texture = 0.0
-        for (x, mx, vx), y, a, b in zip(state.features, self._features(dists.float() / 255.0),
-                                        alphas, betas):
-            my = y.mean([2, 3], keepdim=True)
+        for level, a, b in zip(totals, alpha, beta):
+            mx, vx, my, vy, cov = _combine(level)
             s1 = (2 * mx * my + _C1) / (mx ** 2 + my ** 2 + _C1)
-            vy = ((y - my) ** 2).mean([2, 3], keepdim=True)
-            cov = (x * y).mean([2, 3], keepdim=True) - mx * my
             s2 = (2 * cov + _C2) / (vx + vy + _C2)
-            structure = structure + (a * s1).sum(1, keepdim=True)
-            texture = texture + (b * s2).sum(1, keepdim=True)
-        return (1 - (structure + texture)).reshape(-1).to(torch.float64)
+            structure = structure + (a * s1).sum(1)
+            texture = texture + (b * s2).sum(1)
+        return 1 - (structure + texture)
 
-    @torch.no_grad()
-    def forward(self, ref: torch.Tensor, dist: torch.Tensor) -> torch.Tensor:
-        check_same_shape(ref, dist)
-        return pairwise(self, ref, dist)
+    def _weights(self) -> tuple[tuple[torch.Tensor, ...], tuple[torch.Tensor, ...]]:
+        alpha, beta = self.alpha.double().flatten(1), self.beta.double().flatten(1)
+        w_sum = alpha.sum() + beta.sum()
+        return (torch.split(alpha / w_sum, CHANNELS, dim=1),
+                torch.split(beta / w_sum, CHANNELS, dim=1))
+
+
+def _combine(crops: list) -> tuple[torch.Tensor, ...]:
+    """Whole-image per-channel means, variances and covariance from per-crop statistics
+    ``(count, x mean, x m2, y mean, y m2, co-moment)`` (the parallel-axis theorem, float64):
+    ``m2 = sum(m2_t + n_t (mean_t - mean)^2)``, ``co = sum(co_t + n_t dx_t dy_t)``."""
+    crops = [c for c in crops if c[0] > 0]
+    n = sum(c[0] for c in crops)
+    mx = sum(c[0] * c[1] for c in crops) / n
+    my = sum(c[0] * c[3] for c in crops) / n
+    vx = sum(c[2] + c[0] * (c[1] - mx) ** 2 for c in crops) / n
+    vy = sum(c[4] + c[0] * (c[3] - my) ** 2 for c in crops) / n
+    cov = sum(c[5] + c[0] * (c[1] - mx) * (c[3] - my) for c in crops) / n
+    return mx, vx, my, vy, cov
 
 
 def load_alpha_beta(path: str | Path | None = None) -> tuple[torch.Tensor, torch.Tensor]:

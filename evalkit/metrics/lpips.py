@@ -22,8 +22,8 @@ import torch
 
 from evalkit.errors import MetricError, WeightsError
 from evalkit.metrics.backbones import backbone_features, load_weight_file
-from evalkit.metrics.tensors import check_same_shape
-from evalkit.metrics.two_stage import ReferenceFeatures, pairwise
+from evalkit.metrics.tiled import TiledMetric
+from evalkit.metrics.tiling import Tile, level_sizes, trunk_geometry
 from evalkit.weights import resolve
 
 #: metric name -> (lpips ``net``, torchvision backbone, catalog name of the linear layers)
@@ -35,15 +35,16 @@ VARIANTS: dict[str, tuple[str, str, str]] = {
 MIN_SIDE = {"alex": 31, "vgg": 16}
 
 
-class LPIPSMetric(torch.nn.Module):
+class LPIPSMetric(TiledMetric):
     """Callable ``metric(ref, dist) -> Tensor[N]`` on ``(N, 3, H, W)`` tensors in [0, 255], with
     the two-stage interface of :mod:`evalkit.metrics.two_stage`.
 
     The ``lpips`` package's forward keeps every layer of both images until the end (7 GB for a
-    2048x1365 pair with VGG); here the trunk runs slice by slice and each layer's term is
-    scored as soon as it is produced, with the same arithmetic (``lpips.normalize_tensor``,
-    squared difference, the v0.1 linear layer, spatial mean, sum over layers).  The reference
-    state is the stack of normalised reference features.
+    2048x1365 pair with VGG); here the trunk runs slice by slice, crop by crop
+    (:mod:`evalkit.metrics.tiled`), and each layer's term is scored as soon as it is produced,
+    with the same arithmetic (``lpips.normalize_tensor``, squared difference, the v0.1 linear
+    layer, spatial mean -- a float64 sum over the crops' cores divided by the layer's size --,
+    sum over layers).  The reference state of a crop is its stack of normalised features.
     """
 
     def __init__(self, model: torch.nn.Module, name: str, min_side: int) -> None:
@@ -52,6 +53,7 @@ class LPIPSMetric(torch.nn.Module):
         self.name = name
         self.min_side = min_side
         self.slices = [getattr(model.net, f"slice{k + 1}") for k in range(model.L)]
+        self.geometry = trunk_geometry(self.slices)
         self.eval()
 
     def _check(self, x: torch.Tensor) -> None:
@@ -60,37 +62,35 @@ class LPIPSMetric(torch.nn.Module):
             raise MetricError(f"{self.name} needs images whose short side is at least "
                               f"{self.min_side} px, got {w}x{h}")
 
-    def _layers(self, x: torch.Tensor):
-        """Yield the normalised features of each trunk layer of images in [0, 255]."""
+    def _sizes(self, height: int, width: int) -> list[tuple[int, int]]:
+        return level_sizes(self.slices, height, width)
+
+    def _layers(self, x: torch.Tensor, tile: Tile, sizes):
+        """Yield the normalised core features of each trunk layer of a crop in [0, 255]."""
         import lpips as lpips_pkg
 
-        h = self.model.scaling_layer(x.float() / 127.5 - 1.0)
-        for part in self.slices:
+        h = self.model.scaling_layer(x / 127.5 - 1.0)
+        for k, part in enumerate(self.slices):
             h = part(h)
-            yield lpips_pkg.normalize_tensor(h)
+            ys, xs = tile.core(self.geometry.strides[k], *sizes[k])
+            yield lpips_pkg.normalize_tensor(h[:, :, ys, xs])
 
-    @torch.no_grad()
-    def prepare_reference(self, ref: torch.Tensor) -> ReferenceFeatures:
-        self._check(ref)
-        return ReferenceFeatures(torch.empty(ref.shape, device="meta"), list(self._layers(ref)))
+    def _reference_crop(self, x: torch.Tensor, tile: Tile, sizes) -> list[torch.Tensor]:
+        return list(self._layers(x, tile, sizes))
 
-    @torch.no_grad()
-    def score_batch(self, state: ReferenceFeatures, dists: torch.Tensor) -> torch.Tensor:
-        self._check(dists)
-        check_same_shape(state.image, dists[:1])
-        total = None
-        for k, feat in enumerate(self._layers(dists)):
-            ref_feat = state.features[k]
-            term = self.model.lins[k](feat.sub_(ref_feat).square_()).mean([2, 3], keepdim=True)
+    def _new_totals(self, n: int, device: torch.device) -> torch.Tensor:
+        return torch.zeros(n, dtype=torch.float64, device=device)
+
+    def _score_crop(self, ref_state, y, tile, sizes, totals, rows) -> None:
+        for k, feat in enumerate(self._layers(y, tile, sizes)):
+            if feat.numel() == 0:  # the last crop's core can be empty at a deep layer
+                continue
+            term = self.model.lins[k](feat.sub_(ref_state[k]).square_())
             del feat
-            total = term if total is None else total + term
-        return total.reshape(-1).to(torch.float64)
+            totals[rows] += term.sum([1, 2, 3]).to(torch.float64) / (sizes[k][0] * sizes[k][1])
 
-    @torch.no_grad()
-    def forward(self, ref: torch.Tensor, dist: torch.Tensor) -> torch.Tensor:
-        check_same_shape(ref, dist)
-        self._check(ref)
-        return pairwise(self, ref, dist)
+    def _finish(self, totals: torch.Tensor) -> torch.Tensor:
+        return totals
 
 
 def _load_linear_layers(model: torch.nn.Module, file: Path) -> None:

@@ -11,6 +11,23 @@ from evalkit.errors import ImagePairError, MetricError
 from evalkit.pixels import check_rgb_uint8
 
 
+def to_uint8(images: np.ndarray | Sequence[np.ndarray],
+             device: str | torch.device = "cpu") -> torch.Tensor:
+    """uint8 ``(H, W, 3)`` array, a list of them (same size) or an ``(N, H, W, 3)`` array ->
+    checked uint8 ``(N, H, W, 3)`` tensor on ``device`` (no copy on the CPU when contiguous)."""
+    if isinstance(images, np.ndarray):
+        arr = images[None] if images.ndim == 3 else images
+    else:
+        shapes = {im.shape for im in images}
+        if len(shapes) != 1:
+            raise ImagePairError(f"a batch must hold images of one size, got {sorted(shapes)}")
+        arr = np.stack(list(images))
+    check_rgb_uint8(arr, "images", batch=True)
+    if not arr.flags.writeable:  # torch warns on read-only arrays (it never writes here)
+        arr = arr.copy()
+    return torch.from_numpy(np.ascontiguousarray(arr)).to(device)
+
+
 def to_tensor(images: np.ndarray | Sequence[np.ndarray] | torch.Tensor,
               device: str | torch.device = "cpu") -> torch.Tensor:
     """uint8 ``(H, W, 3)`` array, a list of them (same size) or an ``(N, H, W, 3)`` array ->
@@ -25,16 +42,7 @@ def to_tensor(images: np.ndarray | Sequence[np.ndarray] | torch.Tensor,
         if t.ndim != 4 or t.shape[1] != 3:
             raise MetricError(f"tensor images must be (N, 3, H, W), got {tuple(images.shape)}")
         return t.to(device=device, dtype=torch.float32)
-    if isinstance(images, np.ndarray):
-        arr = images[None] if images.ndim == 3 else images
-    else:
-        shapes = {im.shape for im in images}
-        if len(shapes) != 1:
-            raise ImagePairError(f"a batch must hold images of one size, got {sorted(shapes)}")
-        arr = np.stack(list(images))
-    check_rgb_uint8(arr, "images", batch=True)
-    t = torch.from_numpy(np.ascontiguousarray(arr)).to(device)
-    return t.permute(0, 3, 1, 2).to(torch.float32)
+    return to_uint8(images, device).permute(0, 3, 1, 2).to(torch.float32)
 
 
 def check_same_shape(ref: torch.Tensor, dist: torch.Tensor) -> None:

@@ -46,8 +46,10 @@ def fid_env(_inception_file, tmp_path, monkeypatch, no_downloads, fresh_metric_c
     monkeypatch.setenv("EVALKIT_SKIP_WEIGHT_HASH", "1")
     monkeypatch.setenv("EVALKIT_CACHE_DIR", str(tmp_path / "cache"))
     fid._MEMORY.clear()
+    fid._REFERENCE_IMAGES.clear()
     yield _inception_file
     fid._MEMORY.clear()
+    fid._REFERENCE_IMAGES.clear()
 
 
 @pytest.fixture(scope="session")

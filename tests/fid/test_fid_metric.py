@@ -124,6 +124,7 @@ def test_reference_features_cached_in_memory_and_on_disk(fid_env, photo_set, mon
     assert kid.extractor.last_cache == "memory" and len(calls) == 2
 
     fid_mod._MEMORY.clear()                            # as in a new process
+    fid_mod._REFERENCE_IMAGES.clear()
     again = build_metric("fid", progress=False)(refs, dists)
     assert metric.extractor.last_cache == "disk"
     assert calls == [2, 2, 2]                          # only the reconstructions recomputed
@@ -131,9 +132,42 @@ def test_reference_features_cached_in_memory_and_on_disk(fid_env, photo_set, mon
 
     files[0].write_bytes(b"not an npy file")           # corrupt cache: ignored, recomputed
     fid_mod._MEMORY.clear()
+    fid_mod._REFERENCE_IMAGES.clear()
     assert metric(refs, dists) == pytest.approx(first, rel=1e-12)
     assert metric.extractor.last_cache == "computed"
     assert np.load(files[0]).shape == (2, 2048)
+
+
+def test_each_reference_image_goes_through_inception_once(fid_env, photo_set, monkeypatch):
+    """Settings with different subsets of the same references (a setting missing an image, a
+    codec scored on fewer images) reuse each reference image's features: Inception sees every
+    reference once, and the values equal a fresh computation."""
+    from evalkit.metrics import fid as fid_mod
+
+    refs, dists = photo_set
+    flipped = [r[:, ::-1].copy() for r in refs]
+    seen: list[int] = []
+    real_images_features = fid_mod.images_features
+
+    def counting(images, *args, **kwargs):
+        seen.extend(id(im) for im in images)
+        return real_images_features(images, *args, **kwargs)
+
+    monkeypatch.setattr(fid_mod, "images_features", counting)
+    metric = build_metric("fid", progress=False, disk_cache=False)
+    all3 = [refs[0], refs[1], flipped[0]]
+    # setting 1: all three references; setting 2: two of them, in another order; setting 3: one
+    v1 = metric(all3, [dists[0], dists[1], flipped[1][:256, :256].copy()])
+    v2 = metric([flipped[0], refs[0]], [dists[0], dists[0]])
+    v3 = metric([refs[1]], [dists[1]])
+    ref_ids = {id(r) for r in all3}
+    assert sorted(i for i in seen if i in ref_ids) == sorted(ref_ids)  # each reference once
+    fid_mod._MEMORY.clear()
+    fid_mod._REFERENCE_IMAGES.clear()
+    fresh = build_metric("fid", progress=False, disk_cache=False)
+    assert fresh([flipped[0], refs[0]], [dists[0], dists[0]]) == pytest.approx(v2, rel=1e-6)
+    assert fresh([refs[1]], [dists[1]]) == pytest.approx(v3, rel=1e-6)
+    assert np.isfinite(v1)
 
 
 def test_cache_key_covers_protocol_and_weights(fid_env):
