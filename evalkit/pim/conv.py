@@ -1,13 +1,16 @@
 """The 5x5 'same' convolutions of PIM's per-level CNNs, on the fastest exact backend.
 
-On CPU, float32, PyTorch's bundled NNPACK computes a 64 -> 64 5x5 convolution with its FFT
-algorithm (16x16 tiles) in about a quarter of the CPU time of oneDNN's direct convolution
-(measured in ``bench/pim.py``: the 5x5 convolutions are ~80 % of PIM's time), and more
-accurately (max. relative error ~3e-7 against float64, oneDNN ~1.5e-6).  PyTorch itself only
-routes ``conv2d`` to NNPACK for batches of 16 or more with oneDNN disabled, so PIM calls the
-operator ``torch._nnpack_spatial_convolution`` directly -- a private but long-standing ATen
-operator -- and falls back to ``torch.nn.functional.conv2d`` wherever NNPACK is not usable
-(other devices, other dtypes, a PyTorch build without NNPACK, or ``BACKEND = "direct"``).
+First choice on CPU (float32, inference): :mod:`evalkit.pim.nnpack`, NNPACK's C API with the
+kernel transforms computed once per model and the ReLU fused (:func:`cnn_plan`).  Otherwise, on
+CPU, float32, PyTorch's bundled NNPACK computes a 64 -> 64 5x5 convolution with its FFT
+algorithm (16x16 tiles) in about a third of the CPU time of oneDNN's direct convolution
+(one thread, 256x256: ~0.65-1.1 vs ~1.8 us per output pixel; the 5x5 convolutions were
+80-98 % of PIM's time), and more accurately (max. relative error ~3e-7 against float64,
+oneDNN ~1.5e-6).  PyTorch itself only routes ``conv2d`` to NNPACK for batches of 16 or more
+with oneDNN disabled, so PIM calls the operator ``torch._nnpack_spatial_convolution``
+directly -- a private but long-standing ATen operator -- and falls back to
+``torch.nn.functional.conv2d`` wherever NNPACK is not usable (other devices, other dtypes, a
+PyTorch build without NNPACK, or ``BACKEND = "direct"``).
 Both compute the same cross-correlation with zero padding (TensorFlow 'SAME' for odd kernels).
 """
 
@@ -18,7 +21,9 @@ import functools
 import torch
 import torch.nn.functional as F
 
-#: "auto" (NNPACK where usable, else ``conv2d``) or "direct" (always ``conv2d``).
+#: "auto" (NNPACK's C API where usable, else PyTorch's NNPACK operator, else ``conv2d``),
+#: "torch" (PyTorch's NNPACK operator or ``conv2d``, no precomputed transforms) or "direct"
+#: (always ``conv2d``).
 BACKEND = "auto"
 
 
@@ -37,7 +42,7 @@ def nnpack_usable() -> bool:
 
 
 def _use_nnpack(x: torch.Tensor, weight: torch.Tensor) -> bool:
-    return (BACKEND == "auto" and x.device.type == "cpu" and x.dtype == torch.float32
+    return (BACKEND in ("auto", "torch") and x.device.type == "cpu" and x.dtype == torch.float32
             and weight.dtype == torch.float32 and x.ndim == 4 and max(weight.shape[-2:]) <= 16
             and nnpack_usable())
 
@@ -50,3 +55,36 @@ def conv2d_same(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None
         return torch._nnpack_spatial_convolution(x.contiguous(), weight.contiguous(), bias,
                                                  [pad, pad], [1, 1])
     return F.conv2d(x, weight, bias, padding=pad)
+
+
+def cnn_plan(convs: list[torch.nn.Conv2d], x: torch.Tensor, cache: dict) -> list | None:
+    """The layers ``convs`` (ReLU after all but the last) as :class:`evalkit.pim.nnpack.Conv`
+    objects (kernel transforms precomputed, ReLU fused), or None where that path does not
+    apply (``BACKEND`` not "auto", not float32 on CPU, gradients wanted, no usable NNPACK).
+
+    ``cache`` (owned by the caller, e.g. the CNN module) keeps the plan while the weights are
+    unchanged (same storage and version counter)."""
+    if (BACKEND != "auto" or x.device.type != "cpu" or x.dtype != torch.float32
+            or torch.is_grad_enabled() or any(c.weight.device.type != "cpu" for c in convs)):
+        return None
+    from evalkit.pim import nnpack
+
+    if not nnpack.available():
+        return None
+    key = tuple((t.data_ptr(), _version(t)) for c in convs for t in (c.weight, c.bias))
+    if cache.get("key") != key:
+        try:
+            cache["plan"] = [nnpack.Conv(c.weight, c.bias, relu=k < len(convs) - 1)
+                             for k, c in enumerate(convs)]
+        except nnpack.NNPACKError:
+            return None
+        cache["key"] = key
+    return cache["plan"]
+
+
+def _version(t: torch.Tensor) -> int:
+    """In-place modification counter (-1 for inference tensors, which do not track it)."""
+    try:
+        return t._version
+    except RuntimeError:
+        return -1

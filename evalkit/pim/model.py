@@ -25,13 +25,18 @@ import torch
 from torch import nn
 
 from evalkit.errors import WeightsError
-from evalkit.pim.conv import conv2d_same
+from evalkit.pim import nnpack
+from evalkit.pim.conv import cnn_plan, conv2d_same
 from evalkit.pim.pyramid import SteerablePyramid
+from evalkit.pim.tiles import run_levels, tile_jobs
 
 #: Output tile side of the per-level CNNs.  Each tile is computed from its input region grown
 #: by :data:`HALO` pixels, so memory stays bounded (no full-resolution 64-channel activation)
 #: and the values are those of the whole-image computation (see :meth:`PIMNet.level_features`).
 TILE = 256
+#: Run the tiles of all levels as parallel jobs (:mod:`evalkit.pim.tiles`) when NNPACK plans
+#: apply and ``torch.get_num_threads() > 1``; False = level by level, NNPACK's own threads.
+PARALLEL = True
 
 
 @dataclass(frozen=True)
@@ -115,7 +120,16 @@ class LevelCNN(nn.Sequential):
         """How far (pixels) an output value depends on inputs around it."""
         return sum(m.kernel_size[0] // 2 for m in self if isinstance(m, nn.Conv2d))
 
+    def plan(self, x: torch.Tensor) -> list | None:
+        """The NNPACK plan for input ``x`` (see :func:`~evalkit.pim.conv.cnn_plan`) or None."""
+        return cnn_plan([m for m in self if isinstance(m, nn.Conv2d)], x,
+                        self.__dict__.setdefault("_plan_cache", {}))
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        plan = self.plan(x)
+        if plan is not None:  # NNPACK, kernel transforms precomputed, ReLUs fused
+            outs = [nnpack.run_plan(plan, x[n:n + 1]) for n in range(x.shape[0])]
+            return outs[0] if len(outs) == 1 else torch.cat(outs)
         for layer in self:
             if isinstance(layer, nn.Conv2d):
                 x = conv2d_same(x, layer.weight, layer.bias)
@@ -186,31 +200,32 @@ class PIMNet(nn.Module):
         """
         cnn = self.cnns[i]
         n, _, h, w = level.shape
-        rows, cols = _spans(h, tile), _spans(w, tile)
-        if len(rows) == len(cols) == 1:
+        jobs = tile_jobs(h, w, tile, cnn.halo)
+        if len(jobs) == 1:
             return cnn(level)
-        halo = cnn.halo
         out = level.new_empty((n, self.cfg.num_filters[-1], h, w))
-        for r0, r1 in rows:
-            a0, a1 = max(r0 - halo, 0), min(r1 + halo, h)
-            for c0, c1 in cols:
-                b0, b1 = max(c0 - halo, 0), min(c1 + halo, w)
-                y = cnn(level[:, :, a0:a1, b0:b1])
-                out[:, :, r0:r1, c0:c1] = y[:, :, r0 - a0:r1 - a0, c0 - b0:c1 - b0]
+        for (r0, r1, c0, c1), (a0, a1, b0, b1) in jobs:
+            y = cnn(level[:, :, a0:a1, b0:b1])
+            out[:, :, r0:r1, c0:c1] = y[:, :, r0 - a0:r1 - a0, c0 - b0:c1 - b0]
         return out
 
     def features(self, x: torch.Tensor, tile: int = TILE) -> list[torch.Tensor]:
         """Per level the CNN output (N, 3, h_i, w_i) of ``x`` (N, 3, H, W) sRGB in [0, 1]: what
         the encoders read.  Three channels per level, so a reference's features are small
-        (~44 bytes per image pixel) while holding all of the network's expensive work."""
-        return [self.level_features(i, lv, tile) for i, lv in enumerate(self.pyramid(x))]
+        (~44 bytes per image pixel) while holding all of the network's expensive work.
+
+        With NNPACK plans for every level and more than one thread, the tiles of all levels
+        run as parallel jobs (:func:`evalkit.pim.tiles.run_levels`); the values are the same."""
+        return self.level_cnns(self.pyramid(x), tile)
+
+    def level_cnns(self, levels: list[torch.Tensor], tile: int = TILE) -> list[torch.Tensor]:
+        """The CNN outputs of pyramid ``levels`` (see :meth:`features`)."""
+        plans = [cnn.plan(lv) for cnn, lv in zip(self.cnns, levels)]
+        workers = torch.get_num_threads() if PARALLEL and not nnpack.in_job() else 1
+        if workers > 1 and all(p is not None for p in plans):
+            return run_levels(plans, levels, self.cnns[0].halo, tile, self.cfg.num_filters[-1], workers)
+        return [self.level_features(i, lv, tile) for i, lv in enumerate(levels)]
 
     def forward(self, x: torch.Tensor) -> list[tuple[torch.Tensor, torch.Tensor | None]]:
         return [enc(f) for f, enc in zip(self.features(x), self.encoders)]
 
-
-def _spans(size: int, tile: int) -> list[tuple[int, int]]:
-    """``size`` split into ceil(size / tile) nearly equal ``(start, stop)`` spans."""
-    count = max(1, -(-size // tile))
-    bounds = [round(k * size / count) for k in range(count + 1)]
-    return list(zip(bounds[:-1], bounds[1:]))

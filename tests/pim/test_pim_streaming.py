@@ -7,16 +7,12 @@ import pytest
 import torch
 
 import evalkit.pim.conv as pim_conv
-import evalkit.pim.distance as pim_distance_mod
+import evalkit.pim.stream as pim_stream
 from evalkit.errors import MetricError
-from evalkit.pim.distance import (
-    gaussian_distance,
-    gaussian_distance_features,
-    sampled_distance_features,
-    sampled_mixture_distance,
-)
+from evalkit.pim.distance import gaussian_distance, sampled_mixture_distance
 from evalkit.pim.metric import PIMMetric
 from evalkit.pim.model import PIMConfig, PIMNet
+from evalkit.pim.stream import gaussian_distance_features, sampled_distance_features
 
 
 def small_net(nmix: int, seed: int = 0) -> PIMNet:
@@ -64,7 +60,7 @@ def test_nnpack_and_direct_convolutions_agree(odd_pair, monkeypatch):
 def test_streaming_distances_equal_full_encodings(odd_pair, monkeypatch, chunk):
     """Chunked encoders + distances from CNN features = the distances of whole encodings; for
     PIM-5 the same random numbers in the same order (all levels of qx, then of qy)."""
-    monkeypatch.setattr(pim_distance_mod, "CHUNK_PIXELS", chunk)
+    monkeypatch.setattr(pim_stream, "CHUNK_PIXELS", chunk)
     x, y = (t / 255 for t in odd_pair)
     net1 = small_net(1)
     fx, fy = net1.features(x), net1.features(y)
