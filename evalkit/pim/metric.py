@@ -25,6 +25,11 @@ from evalkit.pim.model import TILE, PIMNet
 from evalkit.pim.stream import gaussian_distance_features, sampled_distance_features
 from evalkit.pim.tiles import map_jobs
 
+#: Largest image (pixels) whose reconstructions are scored as parallel jobs; larger ones go one
+#: at a time (each job holds its own pyramid, CNN outputs, PIM-5 draws and NNPACK buffers:
+#: ~0.4 GB per job for 2048x1365).
+PARALLEL_RECON_PIXELS = 1 << 20
+
 #: Default budget of PIM-5's reference-side memo (MB): all levels of a Kodak-size image
 #: (768x512, ~370 MB); for larger images, the smaller levels.
 MEMO_MB = 400
@@ -100,7 +105,8 @@ class PIMMetric:
 
         On CPU with several threads (:data:`evalkit.pim.model.PARALLEL`), the distances run as
         single-threaded jobs and reconstructions after the first run as parallel jobs
-        (:func:`evalkit.pim.tiles.map_jobs`); each value is computed by the same code either way.
+        (:func:`evalkit.pim.tiles.map_jobs`; up to :data:`PARALLEL_RECON_PIXELS`, larger images
+        one at a time with parallel tiles); each value is computed by the same code either way.
         """
         self._check(dists, "reconstructions")
         if tuple(dists.shape[2:]) != (state.height, state.width):
@@ -120,8 +126,13 @@ class PIMMetric:
         first = self._features(dists[:1])
         values = map_jobs(lambda f: self._distance(state, f, budget), [first], workers)
         del first
-        values += map_jobs(lambda k: self._distance(state, self._features(dists[k:k + 1]), 0),
-                           list(range(1, n)), workers)
+        if state.height * state.width <= PARALLEL_RECON_PIXELS:
+            values += map_jobs(lambda k: self._distance(state, self._features(dists[k:k + 1]), 0),
+                               list(range(1, n)), workers)
+        else:  # one reconstruction at a time: the memory of one, as in the pair call
+            for k in range(1, n):
+                values += map_jobs(lambda f: self._distance(state, f, 0),
+                                   [self._features(dists[k:k + 1])], workers)
         return torch.cat(values)
 
     def _distance(self, state: PIMReference, feats: list[torch.Tensor], memo_bytes: int) -> torch.Tensor:

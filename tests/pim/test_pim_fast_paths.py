@@ -10,6 +10,7 @@ import torch.nn.functional as F
 from test_pim_streaming import small_net
 
 import evalkit.pim.conv as pim_conv
+import evalkit.pim.metric as pim_metric
 import evalkit.pim.model as pim_model
 import evalkit.pim.pyramid as pim_pyramid
 from evalkit.pim import nnpack
@@ -86,12 +87,14 @@ def test_map_jobs_keeps_order_threads_and_autograd_mode():
     assert torch.get_num_threads() == threads
 
 
-@pytest.mark.parametrize("nmix", [1, 5])
-def test_parallel_reconstructions_equal_sequential(photo_pair, monkeypatch, nmix):
+@pytest.mark.parametrize("nmix,big", [(1, False), (5, False), (5, True)])
+def test_parallel_reconstructions_equal_sequential(photo_pair, monkeypatch, nmix, big):
     ref = photo(photo_pair, 29, 35)
     dists = torch.cat([photo(photo_pair, 29, 35, 1), ref.flip(-1), ref, (ref + 9).clamp(0, 255)])
     metric = PIMMetric(small_net(nmix), {}, "cpu", tile=16)
     monkeypatch.setattr(torch, "get_num_threads", lambda: 2)
+    if big:  # the one-reconstruction-at-a-time path of large images
+        monkeypatch.setattr(pim_metric, "PARALLEL_RECON_PIXELS", 0)
     parallel = metric.score_batch(metric.prepare_reference(ref), dists)
     monkeypatch.setattr(pim_model, "PARALLEL", False)
     sequential = metric.score_batch(metric.prepare_reference(ref), dists)
