@@ -123,12 +123,12 @@ def test_vgg16_geometry_matches_its_known_receptive_field():
     assert level_sizes(stages, 331, 277)[-1] == (20, 17)
 
 
-@pytest.mark.parametrize("h, w", [(331, 277), (2048, 1365), (1365, 2048), (517, 4001)])
-def test_crop_cores_partition_every_level(h, w):
+@pytest.mark.parametrize("h, w, budget", [(331, 277, 60_000), (2048, 1365, 400_000),
+                                          (1365, 2048, 400_000), (517, 4001, 400_000)])
+def test_crop_cores_partition_every_level(h, w, budget):
     """Every position of every feature level lies in exactly one crop's core, crops start on
     the alignment grid and stay within the budget."""
     g = Geometry(16, 96, (1, 2, 4, 8, 16))
-    budget = 400_000
     tiles = plan_tiles(h, w, g, budget)
     assert len(tiles) > 1 and all(t.pixels <= budget for t in tiles)
     assert all(t.y0 % 16 == 0 and t.x0 % 16 == 0 for t in tiles)
