@@ -26,7 +26,11 @@ Per metric and N (one subprocess per metric, so peak RSS is that metric's):
 * ``% backbone``: the bare backbone's time for the forwards the engine needs ((N+1) per
   reference: the reference once, every reconstruction once; AlexNet for lpips, VGG16 features
   for lpips_vgg, DISTS's VGG for dists, the PIM network for pim) / the engine's time;
-* ``peak MB``: the process's peak RSS (VmHWM) during the engine phase, imports included.
+* ``peak MB``: the process's peak RSS (VmHWM) while timing, imports included (the engine's
+  batches are the largest thing alive).
+
+The three are timed interleaved, reference group by reference group, so load changes on a
+shared machine hit them alike.
 
 Then, for the N of ``--ray-settings`` (default: the largest), the same layout through Ray with
 2 local CPU actors beside the local engine (end-to-end ``evaluate`` of all metrics without
@@ -169,29 +173,36 @@ def worker(args: argparse.Namespace) -> None:
             refs, runs = Path(args.root) / f"n{n}" / "refs", Path(args.root) / f"n{n}" / "runs"
             entries, _ = discover_runs(refs, runs)
             pairs = len(entries)
-            # pair-by-pair (decode both files and score, one pair at a time)
-            t0 = time.perf_counter()
-            pair_vals = [float(compute_batch(*load_pair(e.reference, e.reconstruction), metric)[0])
-                         for e in entries]
-            t_pair = time.perf_counter() - t0
-            # engine (reference-major)
             engine = Engine("cpu", workers=1)
             groups = plan_groups(entries, {i: [metric] for i in range(pairs)})
+            # Interleaved per reference group -- pair-by-pair (decode both files and score, one
+            # pair at a time), the engine, the bare backbone ((N+1) forwards) -- so load changes
+            # on a shared machine hit all three alike.
+            t_pair = t_engine = t_backbone = 0.0
+            pair_vals, rows = {}, {}
             _reset_peak()
-            t0 = time.perf_counter()
-            rows = {r.index: r.values[metric] for g in groups for r in engine.score_group(g)}
-            t_engine = time.perf_counter() - t0
-            peak = _status_mb("VmHWM")
-            diff = max(abs(rows[i] - v) / max(abs(v), 1e-12) for i, v in enumerate(pair_vals))
-            rec = {"pairs": pairs, "t_pair": t_pair, "t_engine": t_engine, "peak_mb": peak,
-                   "max_rel_diff": diff}
-            if fwd is not None:  # bare backbone: (N+1) forwards per reference
+            for g in groups:
                 t0 = time.perf_counter()
-                for g in groups:
+                for j in g.jobs:
+                    e = entries[j.index]
+                    pair_vals[j.index] = float(compute_batch(
+                        *load_pair(e.reference, e.reconstruction), metric)[0])
+                t_pair += time.perf_counter() - t0
+                t0 = time.perf_counter()
+                rows.update({r.index: r.values[metric] for r in engine.score_group(g)})
+                t_engine += time.perf_counter() - t0
+                if fwd is not None:
+                    t0 = time.perf_counter()
                     fwd(load_image(g.reference))
                     for j in g.jobs:
                         fwd(load_image(j.reconstruction))
-                rec["t_backbone"] = time.perf_counter() - t0
+                    t_backbone += time.perf_counter() - t0
+            peak = _status_mb("VmHWM")
+            diff = max(abs(rows[i] - v) / max(abs(v), 1e-12) for i, v in pair_vals.items())
+            rec = {"pairs": pairs, "t_pair": t_pair, "t_engine": t_engine, "peak_mb": peak,
+                   "max_rel_diff": diff}
+            if fwd is not None:
+                rec["t_backbone"] = t_backbone
             out["by_n"][n] = rec
     print(json.dumps(out))
 
