@@ -29,6 +29,7 @@ from typing import Any
 
 import numpy as np
 
+from baselines import libjpeg9
 from baselines.codec_base import Codec, Encoded
 from evalkit.commalist import comma_list
 from evalkit.errors import CodecError
@@ -142,32 +143,22 @@ class JpegCompressAICodec(Codec):
                    "no optimize), as CompressAI's published Kodak/CLIC JPEG curves")
 
     def parameters(self, value: float) -> dict[str, Any]:
-        from baselines.libjpeg9 import LIBJPEG_RELEASE
-
         return {"quality": int(value), "subsampling": "4:2:0", "optimize": False,
                 "progressive": False, "force_baseline": True,
                 "qtables": "libjpeg standard, scaled by quality",
-                "library": f"IJG libjpeg {LIBJPEG_RELEASE} (encode and decode)",
+                "library": f"IJG libjpeg {libjpeg9.LIBJPEG_RELEASE} (encode and decode)",
                 "convention": "CompressAI (Pillow 7.1.2 defaults: only quality is passed)"}
 
     def _encode(self, pixels: np.ndarray, params: dict[str, Any]) -> bytes:
-        from baselines import libjpeg9
-
         return libjpeg9.encode(pixels, params["quality"])
 
     def _decode(self, data: bytes) -> np.ndarray:
-        from baselines import libjpeg9
-
         return libjpeg9.decode(data)
 
     def _check_available(self) -> str | None:
-        from baselines import libjpeg9
-
         return libjpeg9.unavailable_reason()
 
     def versions(self) -> dict[str, str | None]:
-        from baselines import libjpeg9
-
         return {"jpeglib": libjpeg9.package_release(), "libjpeg": libjpeg9.LIBJPEG_RELEASE}
 
 
