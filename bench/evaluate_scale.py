@@ -52,6 +52,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+from proc_memory import reset_peak, status_mb
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
@@ -119,22 +120,6 @@ def make_weights(root: Path) -> None:
 
 # --- measurements (inside one worker process per metric) -------------------------------------
 
-def _status_mb(field: str) -> float:
-    with open("/proc/self/status") as fh:
-        for line in fh:
-            if line.startswith(field + ":"):
-                return int(line.split()[1]) / 1024
-    raise RuntimeError(field)
-
-
-def _reset_peak() -> None:
-    try:
-        with open("/proc/self/clear_refs", "w") as fh:
-            fh.write("5")
-    except OSError:
-        pass
-
-
 def backbone_forward(metric: str):
     """``f(uint8 image) -> None``: one forward of the metric's bare backbone, or None."""
     import torch
@@ -180,7 +165,7 @@ def worker(args: argparse.Namespace) -> None:
             # on a shared machine hit all three alike.
             t_pair = t_engine = t_backbone = 0.0
             pair_vals, rows = {}, {}
-            _reset_peak()
+            reset_peak()
             for g in groups:
                 t0 = time.perf_counter()
                 for j in g.jobs:
@@ -197,7 +182,7 @@ def worker(args: argparse.Namespace) -> None:
                     for j in g.jobs:
                         fwd(load_image(j.reconstruction))
                     t_backbone += time.perf_counter() - t0
-            peak = _status_mb("VmHWM")
+            peak = status_mb("VmHWM")
             diff = max(abs(rows[i] - v) / max(abs(v), 1e-12) for i, v in pair_vals.items())
             rec = {"pairs": pairs, "t_pair": t_pair, "t_engine": t_engine, "peak_mb": peak,
                    "max_rel_diff": diff}
@@ -219,21 +204,21 @@ def large_worker(args: argparse.Namespace) -> None:
     root = Path(args.root)
     ref, dist = np.load(root / "large_ref.npy"), np.load(root / "large_dist.npy")
     build_metric(args.metric, "cpu")
-    base = _status_mb("VmRSS")
-    _reset_peak()
+    base = status_mb("VmRSS")
+    reset_peak()
     t0 = time.perf_counter()
     value = float(compute_batch(ref, dist, args.metric)[0])
     secs = time.perf_counter() - t0
-    out = {"seconds": secs, "peak_mb": _status_mb("VmHWM"), "base_mb": base, "value": value}
+    out = {"seconds": secs, "peak_mb": status_mb("VmHWM"), "base_mb": base, "value": value}
     if not args.pair_only:
         entries, _ = discover_runs(root / "large" / "refs", root / "large" / "runs")
         groups = plan_groups(entries, {i: [args.metric] for i in range(len(entries))})
-        _reset_peak()
+        reset_peak()
         t0 = time.perf_counter()
         rows = {r.index: r.values[args.metric]
                 for g in groups for r in Engine("cpu", workers=1).score_group(g)}
         out.update(engine_seconds=time.perf_counter() - t0, engine_pairs=len(rows),
-                   engine_peak_mb=_status_mb("VmHWM"))
+                   engine_peak_mb=status_mb("VmHWM"))
     print(json.dumps(out))
 
 

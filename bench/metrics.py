@@ -37,6 +37,7 @@ import warnings
 from pathlib import Path
 
 import numpy as np
+from proc_memory import reset_peak, status_mb
 
 HERE = Path(__file__).resolve().parent
 KODAK = HERE.parent.parent / "shared" / "datasets" / "kodak"
@@ -171,24 +172,6 @@ def build(metric: str, impl: str, device: str):
     raise ValueError(metric)
 
 
-def _status_mb(field: str) -> float:
-    """``VmRSS`` / ``VmHWM`` (peak) of this process from /proc, in MB (Linux)."""
-    with open("/proc/self/status") as fh:
-        for line in fh:
-            if line.startswith(field + ":"):
-                return int(line.split()[1]) / 1024
-    raise RuntimeError(f"{field} not in /proc/self/status")
-
-
-def _reset_peak() -> None:
-    """Reset VmHWM to the current RSS (Linux >= 4.0), so the peak counts only what follows."""
-    try:
-        with open("/proc/self/clear_refs", "w") as fh:
-            fh.write("5")
-    except OSError:
-        pass
-
-
 def _imports() -> None:
     import lpips  # noqa: F401
     import piq  # noqa: F401
@@ -206,14 +189,14 @@ def worker(args: argparse.Namespace) -> None:
     _imports()
     images, _ = load_images(args.images, args.limit)
     pairs = [(im, jpeg(im)) for im in images]
-    _reset_peak()
-    base = _status_mb("VmRSS")
+    reset_peak()
+    base = status_mb("VmRSS")
     t0 = time.perf_counter()
     f = build(args.metric, args.impl, args.device)
     f(*pairs[0])  # warm-up
     build_s = time.perf_counter() - t0
     values = [f(r, d) for r, d in pairs]
-    peak = _status_mb("VmHWM")
+    peak = status_mb("VmHWM")
     print(json.dumps({"build_s": build_s, "peak_mb": peak - base, "values": values}))
 
 
