@@ -12,7 +12,7 @@ import math
 
 import torch
 
-from evalkit.metrics.tensors import check_same_shape
+from evalkit.metrics.tensors import check_same_shape, chunked_sum64
 
 #: Squared differences of 8-bit values are integers below 2**16, so float32 sums of this many
 #: of them stay below 2**24 and are exact in any order.
@@ -46,12 +46,7 @@ def _mean_square(diff: torch.Tensor) -> torch.Tensor:
     """Mean of the squares of each row of a ``(N, M)`` float32 tensor of 8-bit differences
     (overwritten), exact (see :func:`mse_per_image`), float64."""
     sq = diff.mul_(diff)
-    n, m = sq.shape
-    k = m // _EXACT_CHUNK
-    total = sq[:, :k * _EXACT_CHUNK].view(n, k, _EXACT_CHUNK).sum(-1).to(torch.float64).sum(1)
-    if m > k * _EXACT_CHUNK:
-        total = total + sq[:, k * _EXACT_CHUNK:].to(torch.float64).sum(1)
-    return total / m
+    return chunked_sum64(sq, _EXACT_CHUNK) / sq.shape[1]
 
 
 def psnr_from_mse(mse: torch.Tensor | float, peak: float = 255.0) -> torch.Tensor:

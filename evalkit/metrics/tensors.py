@@ -45,6 +45,19 @@ def to_tensor(images: np.ndarray | Sequence[np.ndarray] | torch.Tensor,
     return to_uint8(images, device).permute(0, 3, 1, 2).to(torch.float32)
 
 
+def chunked_sum64(x: torch.Tensor, chunk: int) -> torch.Tensor:
+    """Sum of ``x`` over its last axis, float64: float32 sums of ``chunk`` consecutive elements
+    (fast, vectorised), and only those partial sums (and the tail) accumulated in float64.
+
+    Far faster than a float64 reduction of the whole axis and, for a small enough ``chunk``, as
+    exact (PSNR: sums of 256 squared 8-bit differences are exact in float32)."""
+    full = x.shape[-1] - x.shape[-1] % chunk
+    total = x[..., :full].unflatten(-1, (-1, chunk)).sum(-1).sum(-1, dtype=torch.float64)
+    if full < x.shape[-1]:
+        total = total + x[..., full:].sum(-1, dtype=torch.float64)
+    return total
+
+
 def check_same_shape(ref: torch.Tensor, dist: torch.Tensor) -> None:
     if ref.shape != dist.shape:
         raise ImagePairError(f"reference and reconstruction shapes differ: "
