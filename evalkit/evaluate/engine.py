@@ -103,6 +103,7 @@ class Engine:
         import torch
 
         from evalkit.metrics import two_stage
+        from evalkit.metrics.tensors import uint8_to_float
 
         ref, dists = self._decode(group)
         h, w = ref.pixels.shape[:2]
@@ -121,13 +122,13 @@ class Engine:
                 # PSNR scores the uint8 pixels directly (no float copies of either side)
                 on_uint8 = hasattr(metric, "from_uint8")
                 state = None if on_uint8 else \
-                    two_stage.prepare_reference(metric, _as_float(ref_u8[None]))
+                    two_stage.prepare_reference(metric, uint8_to_float(ref_u8[None]))
                 todo: Sequence[Job] = [j for j in group.jobs if name in j.metrics]
                 for start in range(0, len(todo), step):
                     batch = todo[start:start + step]
                     x = torch.stack([dist_u8[j.index] for j in batch])
                     scores = metric.from_uint8(ref_u8[None], x) if on_uint8 else \
-                        two_stage.score_batch(metric, state, _as_float(x))
+                        two_stage.score_batch(metric, state, uint8_to_float(x))
                     del x
                     for job, v in zip(batch, scores.detach().to("cpu", torch.float64).tolist()):
                         values[job.index][name] = float(v)
@@ -135,11 +136,3 @@ class Engine:
                         if left[job.index] == 0:
                             yield ScoredRow(job.index, size, values.pop(job.index))
                 del state
-
-
-def _as_float(images_u8: Any) -> Any:
-    """uint8 ``(N, H, W, 3)`` on the device -> float32 ``(N, 3, H, W)`` in [0, 255] (the layout
-    :func:`evalkit.metrics.tensors.to_tensor` gives, so values match the pair API)."""
-    import torch
-
-    return images_u8.permute(0, 3, 1, 2).to(torch.float32)

@@ -42,7 +42,13 @@ def to_tensor(images: np.ndarray | Sequence[np.ndarray] | torch.Tensor,
         if t.ndim != 4 or t.shape[1] != 3:
             raise MetricError(f"tensor images must be (N, 3, H, W), got {tuple(images.shape)}")
         return t.to(device=device, dtype=torch.float32)
-    return to_uint8(images, device).permute(0, 3, 1, 2).to(torch.float32)
+    return uint8_to_float(to_uint8(images, device))
+
+
+def uint8_to_float(images: torch.Tensor) -> torch.Tensor:
+    """uint8 ``(N, H, W, 3)`` tensor -> float32 ``(N, 3, H, W)`` in [0, 255]: the layout every
+    pair metric takes (the float copy keeps the channels-last strides the permute gives)."""
+    return images.permute(0, 3, 1, 2).to(torch.float32)
 
 
 def chunked_sum64(x: torch.Tensor, chunk: int) -> torch.Tensor:
