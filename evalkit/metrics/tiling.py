@@ -136,28 +136,32 @@ def _spans(cuts: list[int], halo: int, length: int) -> list[tuple[int, int, int,
     return [(max(0, a - halo), min(length, b + halo), a, b) for a, b in zip(cuts, cuts[1:])]
 
 
+def _axis_splits(length: int, align: int, halo: int) -> list[tuple[int, list, int, int]]:
+    """Every way to split one axis: ``(parts, spans, longest span, total span length)`` for
+    1, 2, ... parts, as long as the aligned cuts stay distinct."""
+    out = []
+    for parts in range(1, max(1, length // align) + 1):
+        cuts = _cuts(length, parts, align)
+        if not cuts:
+            break
+        spans = _spans(cuts, halo, length)
+        lengths = [b - a for a, b, _, _ in spans]
+        out.append((parts, spans, max(lengths), sum(lengths)))
+    return out
+
+
 def plan_tiles(height: int, width: int, geometry: Geometry, max_pixels: int) -> list[Tile]:
     """Crops covering a ``height x width`` image, each at most ``max_pixels`` (when possible),
     with the least total area; one crop (the whole image) when it fits."""
     if height * width <= max_pixels:
         return [Tile(0, height, 0, width, 0, height, 0, width)]
     a, h = geometry.align, geometry.halo
+    columns = _axis_splits(width, a, h)
     best = None
-    for rows in range(1, max(1, height // a) + 1):
-        ys = _cuts(height, rows, a)
-        if not ys:
-            break
-        ry = _spans(ys, h, height)
-        tallest = max(y1 - y0 for y0, y1, _, _ in ry)
-        for cols in range(1, max(1, width // a) + 1):
-            xs = _cuts(width, cols, a)
-            if not xs:
-                break
-            rx = _spans(xs, h, width)
-            widest = max(x1 - x0 for x0, x1, _, _ in rx)
-            area = sum(y1 - y0 for y0, y1, _, _ in ry) * sum(x1 - x0 for x0, x1, _, _ in rx)
+    for rows, ry, tallest, total_y in _axis_splits(height, a, h):
+        for cols, rx, widest, total_x in columns:
             fits = tallest * widest <= max_pixels
-            key = (not fits, area if fits else tallest * widest, rows * cols)
+            key = (not fits, total_y * total_x if fits else tallest * widest, rows * cols)
             if best is None or key < best[0]:
                 best = (key, ry, rx)
             if fits:
