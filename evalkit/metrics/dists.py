@@ -61,14 +61,16 @@ class L2Pooling(torch.nn.Module):
 
 
 class _RefLevel(NamedTuple):
-    """One feature level of a reference crop's core: the features minus their crop mean, and
-    the crop's per-channel count, mean, sum of squared deviations and sum of deviations."""
+    """One feature level of a reference crop's core: the features minus ``shift`` (their crop
+    mean rounded to float32, per channel), and the crop's per-channel count, mean, sum of
+    squared deviations and sum of ``centred`` (float64)."""
 
     centred: torch.Tensor
     count: int
     mean: torch.Tensor
     m2: torch.Tensor
     dev_sum: torch.Tensor
+    shift: torch.Tensor
 
 
 class DISTSMetric(TiledMetric):
@@ -77,7 +79,7 @@ class DISTSMetric(TiledMetric):
 
     Scored crop by crop (:mod:`evalkit.metrics.tiled`): each crop's core contributes, per
     feature level and channel, its count, means, sums of squared deviations of both images and
-    their co-moment (float32 within a crop, float64 across crops); the whole-image means,
+    their co-moment (float64, :func:`_shifted_sums`); the whole-image means,
     variances and covariance follow exactly from them (:func:`_combine`).  The reference state of
     a crop is its centred features and statistics.
     """
@@ -122,15 +124,16 @@ class DISTSMetric(TiledMetric):
     def _reference_crop(self, x: torch.Tensor, tile: Tile, sizes) -> list[_RefLevel]:
         levels = []
         for core in self._cores(x, tile, sizes):
-            if core.numel() == 0:  # the last crop's core can be empty at a deep level
-                blank = core.new_zeros(core.shape[:2], dtype=torch.float64)
-                levels.append(_RefLevel(core, 0, blank, blank, blank))
-                continue
-            var, mean = torch.var_mean(core, dim=(2, 3), correction=0)
-            centred = core - mean[:, :, None, None]
             count = core.shape[2] * core.shape[3]
-            levels.append(_RefLevel(centred, count, mean.double(), var.double() * count,
-                                    centred.sum((2, 3)).double()))
+            if count == 0:  # the last crop's core can be empty at a deep level
+                blank = core.new_zeros(core.shape[:2], dtype=torch.float64)
+                levels.append(_RefLevel(core, 0, blank, blank, blank, blank.float()))
+                continue
+            shift = (chunked_sum64(core.flatten(2), _CHUNK) / count).float()
+            centred = core - shift[:, :, None, None]
+            dev_sum, sq, _ = _shifted_sums(centred, None, None)
+            levels.append(_RefLevel(centred, count, shift.double() + dev_sum / count,
+                                    sq - dev_sum * dev_sum / count, dev_sum, shift))
         return levels
 
     def _new_totals(self, n: int, device: torch.device) -> list[list]:
@@ -145,12 +148,14 @@ class DISTSMetric(TiledMetric):
         for k, (core, r) in enumerate(zip(self._cores(y, tile, sizes), ref_state)):
             if r.count == 0:
                 continue
-            mean, m2, cross = _moments(core, r.centred)
+            # about the reference crop's mean: d = y - shift, small, so no cancellation below
+            s1, s2, s3 = _shifted_sums(core, r.shift, r.centred)
+            d_mean = s1 / r.count
             _, _, _, y_mean, y_m2, co = totals[k][-1]
-            y_mean[rows] = mean
-            y_m2[rows] = m2
-            # sum (x - mx)(y - my) over the crop = sum (x - mx) y - my sum (x - mx)
-            co[rows] = cross - y_mean[rows] * r.dev_sum
+            y_mean[rows] = r.shift.double() + d_mean
+            y_m2[rows] = s2 - s1 * d_mean
+            # sum (x - mx)(y - my) = sum xc (y - my) = sum xc d + (shift - my) sum xc
+            co[rows] = s3 - d_mean * r.dev_sum
 
     def _finish(self, totals) -> torch.Tensor:
         alpha, beta = self._weights()
@@ -170,24 +175,63 @@ class DISTSMetric(TiledMetric):
                 torch.split(beta / w_sum, CHANNELS, dim=1))
 
 
-#: Elements per float32 partial sum of the co-moment in :func:`_moments`.
+#: Elements per float32 partial sum (added in float64) of a reference level's mean.
 _CHUNK = 4096
+#: Elements of one block in :func:`_shifted_sums` (4 MB as float64: a block and its products
+#: stay in the CPU cache between the passes over it).
+_BLOCK = 1 << 19
 
 
-def _moments(y: torch.Tensor, x_centred: torch.Tensor) -> tuple[torch.Tensor, ...]:
-    """Per (image, channel) of ``y`` (n, C, h, w), float64: mean, sum of squared deviations
-    and ``sum(x_centred * y)`` against the reference's centred features (1, C, h, w).
+def _shifted_sums(y: torch.Tensor, shift: torch.Tensor | None, xc: torch.Tensor | None):
+    """Per (image, channel) of ``y`` (n, C, h, w), float64 ``(n, C)`` each: the sums of
+    ``d = y - shift``, of ``d * d`` and of ``d * xc`` (``xc``: the reference's centred features,
+    (1, C, h, w); ``shift``: (1, C) float32).  ``shift`` None means d = y; ``xc`` None gives
+    None for the third sum.
 
-    The co-moment is float32 sums of 4096-element chunks added in float64
-    (:func:`~evalkit.metrics.tensors.chunked_sum64`): a float64 sum of the whole product was 7 %
-    of DISTS's time on 8 Kodak reconstructions.  Mean and variance
-    stay ``torch.var_mean`` (float64 accumulation): float32 sums of squares moved DISTS by
-    2e-6 after its ``1 - sum`` (tiled vs whole, ``tests/test_metrics_tiling.py``)."""
+    In float64 throughout, on blocks of about ``_BLOCK`` elements converted one at a time: the
+    difference of two float32 numbers and the products of such differences with float32
+    numbers are exact in float64, so each sum is as exact as a float64 sum (float32 partial
+    sums moved DISTS by 2e-9 absolute -- 2e-6 relative on a 0.001 score -- between a whole
+    image and its crops).  Written here because no library call gives several moments in one
+    pass: ``torch.var_mean`` (a float64 Welford loop) took 20 % of DISTS's time on Kodak and
+    the product ``y * xc`` over the whole level another allocation and pass.  Here ``y`` and
+    ``xc`` are read from memory once and every intermediate stays in cache.  The trunk's
+    features are channels-last when its input is (the engine's uint8 images are): blocks are
+    then runs of pixels (all channels), else runs of channels (all pixels), never a
+    transposing copy."""
     n, c = y.shape[:2]
-    flat = y.reshape(n, c, -1)
-    var, mean = torch.var_mean(flat, dim=-1, correction=0)
-    cross = chunked_sum64(flat * x_centred.reshape(1, c, -1), _CHUNK)
-    return mean.double(), var.double() * flat.shape[-1], cross
+    last = c > 1 and y.dim() == 4 and y.permute(0, 2, 3, 1).is_contiguous()
+    if last:  # (n, pixels, C): reduce over pixels (axis 0 of a block), blocks of pixels
+        flat = y.permute(0, 2, 3, 1).reshape(n, -1, c)
+        ref = None if xc is None else xc.permute(0, 2, 3, 1).reshape(1, -1, c)
+        step, axis = max(1, _BLOCK // c), 0
+        blocks = [slice(r, r + step) for r in range(0, flat.shape[1], step)]
+        buf_shape = (min(step, flat.shape[1]), c)
+    else:  # (n, C, pixels): reduce over pixels (axis 1 of a block), blocks of channels
+        flat = y.reshape(n, c, -1)
+        ref = None if xc is None else xc.reshape(1, c, -1)
+        step, axis = max(1, _BLOCK // max(1, flat.shape[-1])), 1
+        blocks = [slice(c0, c0 + step) for c0 in range(0, c, step)]
+        buf_shape = (min(step, c), flat.shape[-1])
+    sh = None if shift is None else (shift[0].double() if last else shift[0].double()[:, None])
+    out = [torch.zeros((n, c), dtype=torch.float64, device=y.device) for _ in range(3)]
+    dev = torch.empty(buf_shape, dtype=torch.float64, device=y.device)
+    prod = torch.empty_like(dev) if xc is not None else None
+    for i in range(n):
+        for rows in blocks:
+            block = flat[i, rows]
+            d = dev[: block.shape[0]]
+            where = (i, slice(None)) if last else (i, rows)
+            d.copy_(block)
+            if sh is not None:
+                d.sub_(sh if last else sh[rows])
+            out[0][where] += d.sum(axis)
+            if xc is not None:
+                p = prod[: block.shape[0]]
+                p.copy_(ref[0, rows])
+                out[2][where] += p.mul_(d).sum(axis)
+            out[1][where] += d.mul_(d).sum(axis)
+    return out[0], out[1], (out[2] if xc is not None else None)
 
 
 def _combine(crops: list) -> tuple[torch.Tensor, ...]:
