@@ -30,6 +30,7 @@ from evalkit.images import IMAGE_EXTENSIONS, read_image
 from evalkit.layout import MANIFEST_NAME, list_references, read_manifest
 from evalkit.provenance import file_sha256, provenance
 from evalkit.rate import bits_per_pixel
+from evalkit.textsafe import csv_protect
 
 #: Columns of the table :func:`import_run` returns.
 IMPORT_COLUMNS = ("codec", "setting", "image", "width", "height", "bytes", "bpp", "rate_source",
@@ -199,11 +200,13 @@ def _stage_image(folder: Path, stem: str, src: Path, image, rate: tuple[int | No
 
 
 def _write_manifest(path: Path, rates: dict[str, tuple[int | None, float | None]]) -> None:
-    """``image,bytes,bpp`` (only the known value of each row is filled)."""
+    """``image,bytes,bpp`` (only the known value of each row is filled); image names a
+    spreadsheet would run as formulas get a leading ``'``, which the readers remove
+    (:func:`evalkit.layout.manifest_image`)."""
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
     w.writerow(["image", "bytes", "bpp"])
     for stem, (nbytes, bpp) in sorted(rates.items()):
-        w.writerow([stem, "" if nbytes is None else nbytes,
+        w.writerow([csv_protect(stem), "" if nbytes is None else nbytes,
                     "" if nbytes is not None or bpp is None else repr(bpp)])
     path.write_text(buf.getvalue())

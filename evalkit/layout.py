@@ -33,6 +33,7 @@ from pathlib import Path
 from evalkit.errors import LayoutError
 from evalkit.images import IMAGE_EXTENSIONS
 from evalkit.rate import bits_per_pixel
+from evalkit.textsafe import csv_unprotect
 
 MANIFEST_NAME = "manifest.csv"
 METADATA_NAME = "run.json"
@@ -126,6 +127,13 @@ def _manifest_number(path: Path, lineno: int, column: str, text: str | None, kin
     return value
 
 
+def manifest_image(cell: str | None) -> str:
+    """The image name (stem) of a manifest's ``image`` cell.  One leading ``'`` is removed: that
+    is how evalkit writes a name a spreadsheet would run as a formula (``'=x`` for ``=x``, and
+    ``''x`` for a name that starts with a quote; :func:`evalkit.textsafe.csv_protect`)."""
+    return Path(csv_unprotect((cell or "").strip())).stem
+
+
 def read_manifest(path: Path) -> dict[str, tuple[int | None, float | None]]:
     """Read ``manifest.csv`` -> ``{image: (bytes, bpp)}``; image names may carry extensions.
 
@@ -147,7 +155,7 @@ def read_manifest(path: Path) -> dict[str, tuple[int | None, float | None]]:
                                   f"bpp), got {sorted(cols) or 'none'}")
             for lineno, raw in enumerate(reader, start=2):
                 row = {(k or "").strip(): v for k, v in raw.items() if isinstance(v, str)}
-                name = Path((row.get("image") or "").strip()).stem
+                name = manifest_image(row.get("image"))
                 if not name:
                     raise LayoutError(f"{path}:{lineno}: empty image name")
                 nbytes = _manifest_number(path, lineno, "bytes", row.get("bytes"), int)

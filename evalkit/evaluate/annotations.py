@@ -26,7 +26,7 @@ from pathlib import Path
 import pandas as pd
 
 from evalkit.errors import LayoutError
-from evalkit.layout import values_by_entry
+from evalkit.layout import manifest_image, values_by_entry
 
 INFO_COLUMNS: tuple[str, ...] = ("model", "weights_verified")
 
@@ -66,7 +66,7 @@ def read_manifest_column(path: str | Path, column: str) -> dict[str, str]:
             reader = csv.DictReader(fh)
             if column not in (reader.fieldnames or []) or "image" not in (reader.fieldnames or []):
                 return {}
-            return {Path(row["image"].strip()).stem: row[column].strip() for row in reader
+            return {manifest_image(row["image"]): row[column].strip() for row in reader
                     if (row.get(column) or "").strip() and (row.get("image") or "").strip()}
     except (OSError, UnicodeDecodeError, csv.Error) as exc:
         raise LayoutError(f"{path}: cannot read manifest ({exc})") from None

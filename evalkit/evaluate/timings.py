@@ -36,7 +36,7 @@ import numpy as np
 import pandas as pd
 
 from evalkit.errors import LayoutError
-from evalkit.layout import values_by_entry
+from evalkit.layout import manifest_image, values_by_entry
 
 #: Per-image timing columns of the results table, in order.
 TIMING_COLUMNS: tuple[str, ...] = ("encode_s", "decode_s")
@@ -91,7 +91,7 @@ def read_manifest_timings(path: str | Path) -> dict[str, dict[str, float]]:
             if not cols or "image" not in (reader.fieldnames or []):
                 return {}
             for lineno, row in enumerate(reader, start=2):
-                name = Path((row.get("image") or "").strip()).stem
+                name = manifest_image(row.get("image"))
                 times = {c: _seconds(row[c], f"{path}:{lineno} {c}") for c in cols
                          if (row.get(c) or "").strip() != ""}
                 if name and times:

@@ -124,3 +124,35 @@ def test_example_references_are_real_photos(tmp_path):
         assert not img.grayscale and min(img.size) >= 300
     with pytest.raises(LayoutError, match="example photo must be one of"):
         write_example_references(tmp_path / "refs", ("lena",))
+
+
+def test_import_manifest_names_are_inert_and_read_back(tmp_path):
+    """Image names a spreadsheet would run as formulas are written to the stored manifest.csv
+    with a leading quote (OWASP), and every reader gets the names back."""
+    import csv
+
+    from evalkit.layout import read_manifest
+    from evalkit.textsafe import CSV_FORMULA_PREFIXES, csv_protect
+
+    names = ["=HYPERLINK(1)", "-minus", "'quoted", "plain"]
+    refs, recon = tmp_path / "refs", tmp_path / "recon"
+    refs.mkdir(), recon.mkdir()
+    rng = np.random.default_rng(0)
+    for name in names:
+        px = rng.integers(0, 256, (24, 32, 3), dtype=np.uint8)
+        Image.fromarray(px).save(refs / f"{name}.png")
+        Image.fromarray(px // 2).save(recon / f"{name}.png")
+    given = tmp_path / "bpp.csv"
+    given.write_text("image,bpp\n" + "".join(f"{csv_protect(n)}.png,0.{k + 1}\n"
+                                               for k, n in enumerate(names)))
+    runs = tmp_path / "runs"
+    import_run(recon, runs, "codec", "s", manifest=given)
+    stored = runs / "codec" / "s" / "manifest.csv"
+    with open(stored, newline="") as fh:
+        cells = [row["image"] for row in csv.DictReader(fh)]
+    assert len(cells) == 4 and not any(c.startswith(CSV_FORMULA_PREFIXES) for c in cells)
+    assert set(read_manifest(stored)) == set(names)
+    entries, report = discover_runs(refs, runs)
+    assert not report.missing
+    assert {e.image: e.bpp(1, 1) for e in entries} == pytest.approx(
+        {n: (k + 1) / 10 for k, n in enumerate(names)})
