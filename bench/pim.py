@@ -20,6 +20,10 @@
    and CPU), the speed-ups over today, whether each meets the 5x target, and the largest
    relative difference of the values (today vs new; reference-major vs pair calls).
    ``--profile`` adds a torch-profiler table (top operators) of one pair per implementation.
+   Then the floor: the single-thread time of the 5x5 convolutions alone of one image, each
+   layer on the fastest of NNPACK (precomputed kernel transforms), oneDNN NCHW and oneDNN
+   channels-last, divided by the thread count -- what one reconstruction costs at least, so
+   the best speed-up over today any implementation with these convolutions can reach.
 3. Peak RSS of ONE 2048x1365 pair for ``pim`` and ``pim5`` (new implementation), each in a
    fresh subprocess: ru_maxrss after imports + weights, after decoding the images and after
    the pair.  Uses the first ``../shared/datasets/hific-samples`` original/reconstruction
@@ -188,6 +192,7 @@ def bench_speed(tmp: Path, weights: Path, n_images: int, size: int | None, profi
             row[f"{key}_spp"] = st["wall"] / st["pairs"]  # seconds per pair
             row[f"{key}_cpu"] = st["cpu"] / st["pairs"]
             row[f"{key}_mps"] = st["mpix"] / st["wall"]
+        row["floor"] = conv_floor(model, to_tensor(pairs[0][0]))
         rows.append(row)
         print(f"{metric}: first-pair values today {', '.join(f'{v:.6g}' for v in vo)} | new "
               f"{', '.join(f'{v:.6g}' for v in vn)} (max rel. diff {row['rel_diff']:.1e}); "
@@ -217,6 +222,62 @@ def print_speed_table(rows: list[dict], n: int) -> None:
         pair, engine = r["today_spp"] / r["new_spp"], r["today_spp"] / r["refmajor_spp"]
         print(f"  {r['metric']}: pair by pair {pair:.2f}x ({'met' if pair >= 5 else 'NOT met'}); "
               f"reference-major N={n} {engine:.2f}x ({'met' if engine >= 5 else 'NOT met'})")
+    print("\nFloor: the 5x5 convolutions alone of ONE image (a reconstruction must go through all "
+          "eight CNNs), each layer on its fastest backend, one thread, then divided by the thread "
+          "count (perfect parallelism); a pair costs at least this even with the reference free:")
+    print("| metric | conv s/image, 1 thread | ideal on T threads | best possible x today "
+          "| fastest backend per layer (count) |")
+    print("|---|---|---|---|---|")
+    for r in rows:
+        f = r["floor"]
+        print(f"| {r['metric']} | {f['seconds']:.3f} | {f['ideal']:.3f} (T={f['threads']}) | "
+              f"{r['today_spp'] / f['ideal']:.2f}x | "
+              f"{', '.join(f'{k} {v}' for k, v in sorted(f['best'].items()))} |")
+
+
+def conv_floor(model, image) -> dict:
+    """Single-thread seconds of every 5x5 convolution of ``model`` on the pyramid of ``image``
+    (uint8-valued float (1, 3, H, W)), each layer timed on three backends -- NNPACK ft16x16 with
+    its kernel transform precomputed (what PIM uses), oneDNN on NCHW and on channels-last
+    input -- and the fastest kept; plus that total divided by the torch thread count."""
+    import torch
+    import torch.nn.functional as F
+
+    from evalkit.pim import nnpack
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    total, best = 0.0, Counter()
+    try:
+        with torch.no_grad():
+            levels = model.pyramid(image / 255.0)
+            for cnn, x in zip(model.cnns, levels):
+                for conv in (m for m in cnn if isinstance(m, torch.nn.Conv2d)):
+                    w, b = conv.weight, conv.bias
+                    backends = {"oneDNN NCHW": (x, lambda t: F.conv2d(t, w, b, padding=2)),
+                                "oneDNN NHWC": (x.contiguous(memory_format=torch.channels_last),
+                                                lambda t: F.conv2d(t, w, b, padding=2))}
+                    if nnpack.available():
+                        plan = nnpack.Conv(w, b, relu=False)
+                        backends["NNPACK"] = (x, lambda t, plan=plan: plan(t, threaded=False))
+                    times = {k: _best_time(fn, inp) for k, (inp, fn) in backends.items()}
+                    name = min(times, key=times.get)
+                    total += times[name]
+                    best[name] += 1
+                    x = F.conv2d(x, w, b, padding=2).relu_()
+    finally:
+        torch.set_num_threads(threads)
+    return {"seconds": total, "ideal": total / threads, "threads": threads, "best": dict(best)}
+
+
+def _best_time(fn, x, rounds: int = 5) -> float:
+    fn(x)
+    times = []
+    for _ in range(rounds):
+        t0 = time.perf_counter()
+        fn(x)
+        times.append(time.perf_counter() - t0)
+    return min(times)
 
 
 @contextlib.contextmanager
