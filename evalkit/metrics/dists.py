@@ -200,9 +200,10 @@ def _shifted_sums(y: torch.Tensor, shift: torch.Tensor | None, xc: torch.Tensor 
     then runs of pixels (all channels), else runs of channels (all pixels), never a
     transposing copy."""
     n, c = y.shape[:2]
-    last = c > 1 and y.dim() == 4 and y.permute(0, 2, 3, 1).is_contiguous()
+    # a crop of channels-last features (tiled images) is taken in the reference's layout
+    last = _pixels_last(y) or (not y.is_contiguous() and xc is not None and _pixels_last(xc))
     if last:  # (n, pixels, C): reduce over pixels (axis 0 of a block), blocks of pixels
-        flat = y.permute(0, 2, 3, 1).reshape(n, -1, c)
+        flat = y.contiguous(memory_format=torch.channels_last).permute(0, 2, 3, 1).reshape(n, -1, c)
         ref = None if xc is None else xc.permute(0, 2, 3, 1).reshape(1, -1, c)
         step, axis = max(1, _BLOCK // c), 0
         blocks = [slice(r, r + step) for r in range(0, flat.shape[1], step)]
@@ -232,6 +233,12 @@ def _shifted_sums(y: torch.Tensor, shift: torch.Tensor | None, xc: torch.Tensor 
                 out[2][where] += p.mul_(d).sum(axis)
             out[1][where] += d.mul_(d).sum(axis)
     return out[0], out[1], (out[2] if xc is not None else None)
+
+
+def _pixels_last(t: torch.Tensor) -> bool:
+    """True when ``t`` (n, C, h, w) is stored channels-last (and not also plain contiguous)."""
+    return (t.dim() == 4 and t.is_contiguous(memory_format=torch.channels_last)
+            and not t.is_contiguous())
 
 
 def _combine(crops: list) -> tuple[torch.Tensor, ...]:
