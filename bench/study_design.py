@@ -35,6 +35,7 @@ Run::
     PYTHONPATH=$PWD .venv/bin/python bench/study_design.py              # 20 seeds, 1-4 min
     PYTHONPATH=$PWD .venv/bin/python bench/study_design.py --seeds 100  # steadier, 4-15 min
     PYTHONPATH=$PWD .venv/bin/python bench/study_design.py --lapse fit  # lapse rate of the real answers
+    PYTHONPATH=$PWD .venv/bin/python bench/study_design.py --seeds 100 --seed-offset 100  # fresh seeds
 """
 
 from __future__ import annotations
@@ -265,6 +266,8 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--seeds", type=int, default=20,
                     help="simulated studies per design (>= 20 for the report)")
+    ap.add_argument("--seed-offset", type=int, default=0,
+                    help="first seed (seeds offset .. offset + seeds - 1; fresh seeds check a tuned design)")
     ap.add_argument("--jobs", type=int, default=2, help="worker processes (the machine is shared)")
     ap.add_argument("--truth", type=Path, default=None, help="CSV with method,elo columns")
     ap.add_argument("--images", type=int, default=49, help="images in the simulated study")
@@ -304,7 +307,8 @@ def main(argv=None) -> int:
           f"{args.tie_threshold}, lapse {args.lapse:.3f}; {args.images} images, {args.trials_per_rater} "
           f"trials/rater (10 % golden), adaptive concurrency {args.concurrency}")
     if not args.timing_only:
-        jobs = [(s, methods, elo, args) for s in range(args.seeds)]
+        seeds = range(args.seed_offset, args.seed_offset + args.seeds)
+        jobs = [(s, methods, elo, args) for s in seeds]
         t0 = time.perf_counter()
         if args.jobs > 1:
             with mp.get_context("spawn").Pool(args.jobs) as pool:
@@ -325,7 +329,8 @@ def main(argv=None) -> int:
             wab.append(width_at(ada, nb))
             all_times.extend(times)
         vb, va = np.array(vb), np.array(va)
-        print(f"\n{args.seeds} seeds, checkpoints every {args.every} votes, {wall:.0f} s wall")
+        print(f"\n{args.seeds} seeds ({seeds[0]}-{seeds[-1]}), checkpoints every {args.every} votes, "
+              f"{wall:.0f} s wall")
         print(f"{'design':<10}{'votes to rho>=' + str(args.target) + ' (median)':>30}{'[q25, q75]':>16}"
               f"{'not reached':>13}{'median CI width (JOD) there':>30}")
         for name, v, w, miss in (("balanced", vb, wb, miss_b), ("adaptive", va, wa, miss_a)):

@@ -65,3 +65,21 @@ def test_votes_to_target_is_the_first_crossing(bench):
     curve = [(1, 0.5, 3.0), (2, 0.96, 2.0), (3, 0.90, 2.0), (4, 0.97, 1.0)]
     assert bench.votes_to_target(curve, args) == (2, True)
     assert bench.votes_to_target(curve[:1], args) == (500, False)
+
+
+def test_seed_offset_runs_the_fresh_seeds(bench, monkeypatch, capsys, tmp_path):
+    """--seed-offset 100 --seeds 3 simulates seeds 100, 101, 102 (fresh seeds for a tuned design)."""
+    ran = []
+
+    def fake_one_seed(job):
+        seed = job[0]
+        ran.append(seed)
+        return seed, [(300, 0.96, 2.0)], [(180, 0.96, 2.0)], [0.001]
+
+    monkeypatch.setattr(bench, "one_seed", fake_one_seed)
+    monkeypatch.setattr(bench, "timing", lambda args: None)
+    truth = tmp_path / "elo.csv"
+    truth.write_text("method,elo\na/x,1500\nb/x,1600\n", encoding="utf-8")
+    assert bench.main(["--seeds", "3", "--seed-offset", "100", "--jobs", "1", "--truth", str(truth)]) == 0
+    assert ran == [100, 101, 102]
+    assert "3 seeds (100-102)" in capsys.readouterr().out
