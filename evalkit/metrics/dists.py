@@ -26,7 +26,6 @@ import torch.nn.functional as F
 
 from evalkit.errors import WeightsError
 from evalkit.metrics.backbones import backbone_features, load_weight_file
-from evalkit.metrics.tensors import chunked_sum64
 from evalkit.metrics.tiled import TiledMetric
 from evalkit.metrics.tiling import Tile, level_sizes, trunk_geometry
 from evalkit.weights import resolve
@@ -129,7 +128,7 @@ class DISTSMetric(TiledMetric):
                 blank = core.new_zeros(core.shape[:2], dtype=torch.float64)
                 levels.append(_RefLevel(core, 0, blank, blank, blank, blank.float()))
                 continue
-            shift = (chunked_sum64(core.flatten(2), _CHUNK) / count).float()
+            shift = (_shifted_sums(core, None, None)[0] / count).float()
             centred = core - shift[:, :, None, None]
             dev_sum, sq, _ = _shifted_sums(centred, None, None)
             levels.append(_RefLevel(centred, count, shift.double() + dev_sum / count,
@@ -175,8 +174,6 @@ class DISTSMetric(TiledMetric):
                 torch.split(beta / w_sum, CHANNELS, dim=1))
 
 
-#: Elements per float32 partial sum (added in float64) of a reference level's mean.
-_CHUNK = 4096
 #: Elements of one block in :func:`_shifted_sums` (4 MB as float64: a block and its products
 #: stay in the CPU cache between the passes over it).
 _BLOCK = 1 << 19
