@@ -198,7 +198,7 @@ def test_missing_backbone_names_file_url_and_directory(empty_weights_env, photo,
 
 
 @pytest.mark.parametrize("layout", ["nchw", "channels_last", "crop_of_channels_last"])
-def test_dists_shifted_sums_match_float64(layout):
+def test_dists_shifted_sums_match_float64(layout, monkeypatch):
     """DISTS's blocked per-channel sums equal float64 sums in every memory layout the trunk
     gives (blocks smaller than a channel, and than all channels, both exercised)."""
     from evalkit.metrics import dists as dists_module
@@ -213,14 +213,10 @@ def test_dists_shifted_sums_match_float64(layout):
         y, x = y[:, :, 3:30, 2:21], x[:, :, 3:30, 2:21]
     shift = x.mean((2, 3))
     xc = x - shift[:, :, None, None]
-    old = dists_module._BLOCK
-    try:
-        for block in (50, 500, 1 << 19):
-            dists_module._BLOCK = block
-            s1, s2, s3 = dists_module._shifted_sums(y, shift, xc)
-            d = y.double() - shift.double()[:, :, None, None]
-            np.testing.assert_allclose(s1, d.sum((2, 3)), rtol=1e-12, atol=1e-9)
-            np.testing.assert_allclose(s2, (d * d).sum((2, 3)), rtol=1e-12)
-            np.testing.assert_allclose(s3, (d * xc.double()).sum((2, 3)), rtol=1e-12, atol=1e-9)
-    finally:
-        dists_module._BLOCK = old
+    d = y.double() - shift.double()[:, :, None, None]
+    for block in (50, 500, 1 << 19):
+        monkeypatch.setattr(dists_module, "_BLOCK", block)
+        s1, s2, s3 = dists_module._shifted_sums(y, shift, xc)
+        np.testing.assert_allclose(s1, d.sum((2, 3)), rtol=1e-12, atol=1e-9)
+        np.testing.assert_allclose(s2, (d * d).sum((2, 3)), rtol=1e-12)
+        np.testing.assert_allclose(s3, (d * xc.double()).sum((2, 3)), rtol=1e-12, atol=1e-9)
