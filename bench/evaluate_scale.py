@@ -344,17 +344,30 @@ def main() -> None:
             large_table(tmp, metrics, args)
 
 
+def _print_head(head: str) -> None:
+    print(head)
+    print("-" * len(head), flush=True)
+
+
+def _row_run(label: str, argv: list[str], args: argparse.Namespace) -> dict | None:
+    """One table row's worker process (:func:`_run`); on failure prints ``label failed: ...``
+    and returns None."""
+    res = _run(argv, dict(os.environ), args.timeout)
+    if "error" in res:
+        print(f"{label} failed: {res['error']}", flush=True)
+        return None
+    return res
+
+
 def kodak_table(tmp: Path, metrics: list[str], args: argparse.Namespace) -> None:
     head = (f"{'metric':<10} {'N':>2} {'pairs':>5} {'engine p/s':>10} {'pairwise p/s':>12} "
             f"{'cost x':>7} {'ideal':>6} {'% backbone':>10} {'peak MB':>8} {'max rel diff':>12}")
-    print(head)
-    print("-" * len(head), flush=True)
+    _print_head(head)
     for m in metrics:
-        res = _run(["--worker", "--metric", m, "--root", str(tmp), "--threads",
-                    str(args.threads), "--settings", ",".join(map(str, args.settings))],
-                   dict(os.environ), args.timeout)
-        if "error" in res:
-            print(f"{m:<10} failed: {res['error']}", flush=True)
+        res = _row_run(f"{m:<10}", ["--worker", "--metric", m, "--root", str(tmp), "--threads",
+                                    str(args.threads), "--settings", ",".join(map(str, args.settings))],
+                       args)
+        if res is None:
             continue
         for n, r in res["by_n"].items():
             n = int(n)
@@ -375,14 +388,11 @@ def ray_table(tmp: Path, metrics: list[str], ray_settings: list[int],
           f"local CPU actors (own process; Ray time includes starting the local cluster)")
     head = (f"{'N':>2} {'pairs':>5} {'local p/s':>9} {'local s':>8} {'Ray p/s':>8} "
             f"{'Ray s':>6} {'same values':>11}")
-    print(head)
-    print("-" * len(head), flush=True)
+    _print_head(head)
     for n in ray_settings:
-        r = _run(["--ray-worker", "--root", str(tmp), "--threads", str(args.threads),
-                  "--settings", str(n), "--metrics", ",".join(metrics)],
-                 dict(os.environ), args.timeout)
-        if "error" in r:
-            print(f"{n:>2} failed: {r['error']}", flush=True)
+        r = _row_run(f"{n:>2}", ["--ray-worker", "--root", str(tmp), "--threads", str(args.threads),
+                                 "--settings", str(n), "--metrics", ",".join(metrics)], args)
+        if r is None:
             continue
         print(f"{n:>2} {r['pairs']:>5} {r['pairs'] / r['local_s']:>9.2f} {r['local_s']:>8.0f} "
               f"{r['pairs'] / r['ray_s']:>8.2f} {r['ray_s']:>6.0f} {str(r['same']):>11}",
@@ -395,14 +405,12 @@ def large_table(tmp: Path, metrics: list[str], args: argparse.Namespace) -> None
           f"q60 (decode + score, one reference group).  Own process per metric.")
     head = (f"{'metric':<10} {'pair s':>7} {'pair peak MB':>12} {'engine s/pair':>13} "
             f"{'engine peak MB':>14} {'base MB':>8}")
-    print(head)
-    print("-" * len(head), flush=True)
+    _print_head(head)
     for m in metrics:
         extra = ["--pair-only"] if args.pair_only else []
-        r = _run(["--large-worker", "--metric", m, "--root", str(tmp), "--threads",
-                  str(args.threads), *extra], dict(os.environ), args.timeout)
-        if "error" in r:
-            print(f"{m:<10} failed: {r['error']}", flush=True)
+        r = _row_run(f"{m:<10}", ["--large-worker", "--metric", m, "--root", str(tmp), "--threads",
+                                  str(args.threads), *extra], args)
+        if r is None:
             continue
         eng = (f"{r['engine_seconds'] / r['engine_pairs']:>13.1f} {r['engine_peak_mb']:>14.0f}"
                if "engine_seconds" in r else f"{'-':>13} {'-':>14}")
