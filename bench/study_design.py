@@ -288,6 +288,8 @@ def main(argv=None) -> int:
                     help="prior precision of the adaptive design's posterior (JOD^-2)")
     ap.add_argument("--timing-only", action="store_true", help="only the per-choice timing")
     args = ap.parse_args(argv)
+    if args.seeds < 1 or args.seed_offset < 0:
+        ap.error(f"--seeds must be >= 1 and --seed-offset >= 0, got {args.seeds} and {args.seed_offset}")
 
     truth_path = args.truth or default_truth()
     methods, elo, source = load_truth(truth_path)

@@ -83,3 +83,11 @@ def test_seed_offset_runs_the_fresh_seeds(bench, monkeypatch, capsys, tmp_path):
     assert bench.main(["--seeds", "3", "--seed-offset", "100", "--jobs", "1", "--truth", str(truth)]) == 0
     assert ran == [100, 101, 102]
     assert "3 seeds (100-102)" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("argv", [["--seeds", "0"], ["--seed-offset", "-1"]])
+def test_bad_seed_range_is_a_one_line_usage_error(bench, capsys, argv):
+    with pytest.raises(SystemExit) as exc:
+        bench.main(argv)
+    assert exc.value.code == 2
+    assert "--seeds must be >= 1 and --seed-offset >= 0" in capsys.readouterr().err
