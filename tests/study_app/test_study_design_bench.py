@@ -91,3 +91,16 @@ def test_bad_seed_range_is_a_one_line_usage_error(bench, capsys, argv):
         bench.main(argv)
     assert exc.value.code == 2
     assert "--seeds must be >= 1 and --seed-offset >= 0" in capsys.readouterr().err
+
+
+def test_ratio_ci_brackets_the_ratio_of_medians(bench):
+    rng = np.random.default_rng(4)
+    balanced = rng.integers(200, 400, 100).astype(float)
+    assert bench.ratio_ci(0.5 * balanced, balanced) == pytest.approx((0.5, 0.5))   # exact halves
+    adaptive = rng.integers(120, 260, 100).astype(float)
+    lo, hi = bench.ratio_ci(adaptive, balanced)
+    point = np.median(adaptive) / np.median(balanced)
+    assert lo < point < hi and hi - lo < 0.3
+    # more seeds, a narrower interval
+    lo4, hi4 = bench.ratio_ci(np.tile(adaptive, 4), np.tile(balanced, 4))
+    assert hi4 - lo4 < hi - lo
