@@ -101,8 +101,21 @@ def load_truth(path: Path) -> tuple[list[str], np.ndarray, str]:
     """Method names and true Elo; synthetic (31 methods, Elo 1400-2650) when the file is absent."""
     if path.is_file():
         with path.open(newline="", encoding="utf-8") as fh:
-            rows = list(csv.DictReader(fh))
-        return [r["method"] for r in rows], np.array([float(r["elo"]) for r in rows]), str(path)
+            reader = csv.DictReader(fh)
+            if not {"method", "elo"} <= set(reader.fieldnames or ()):
+                raise ValueError(f"{path}: needs the columns method and elo, got "
+                                 f"{', '.join(reader.fieldnames or ()) or 'none'}")
+            rows = list(reader)
+        methods = [(r["method"] or "").strip() for r in rows]
+        try:
+            elo = np.array([float(r["elo"]) for r in rows])
+        except (TypeError, ValueError):
+            raise ValueError(f"{path}: every elo must be a number") from None
+        if len(methods) < 2 or "" in methods or len(set(methods)) < len(methods):
+            raise ValueError(f"{path}: needs at least 2 methods with distinct, non-empty names")
+        if not np.isfinite(elo).all():
+            raise ValueError(f"{path}: every elo must be finite")
+        return methods, elo, str(path)
     rng = np.random.default_rng(31)
     elo = np.sort(rng.uniform(1400, 2650, 31))
     return [f"m{k:02d}/q" for k in range(31)], elo, "synthetic (elo.csv not found)"
@@ -306,13 +319,22 @@ def main(argv=None) -> int:
     if args.seeds < 1 or args.seed_offset < 0:
         ap.error(f"--seeds must be >= 1 and --seed-offset >= 0, got {args.seeds} and {args.seed_offset}")
 
+    if args.truth is not None and not args.truth.is_file():
+        ap.error(f"--truth {args.truth}: no such file")
     truth_path = args.truth or default_truth()
-    methods, elo, source = load_truth(truth_path)
+    try:
+        methods, elo, source = load_truth(truth_path)
+    except (OSError, UnicodeDecodeError, csv.Error, ValueError) as exc:
+        ap.error(f"--truth {exc}")
     print(f"truth: {len(methods)} methods from {source}; Elo {elo.min():.0f}..{elo.max():.0f}")
     answers = truth_path.with_name("answers.csv")
     fitted = None
     if answers.is_file():
-        k, fitted, n_ans = fit_rater_noise(dict(zip(methods, elo)), answers)
+        try:
+            k, fitted, n_ans = fit_rater_noise(dict(zip(methods, elo)), answers)
+        except (KeyError, ValueError, OSError, UnicodeDecodeError, csv.Error) as exc:
+            # KeyError: a column missing, or a method the truth does not name
+            ap.error(f"{answers}: cannot fit the rater noise ({type(exc).__name__}: {exc})")
         print(f"real answers ({n_ans} in {answers.name}) vs the published Elo: slope {k:.2f}, "
               f"lapse {fitted:.3f} (maximum likelihood)")
     if args.lapse == "fit":

@@ -104,3 +104,37 @@ def test_ratio_ci_brackets_the_ratio_of_medians(bench):
     # more seeds, a narrower interval
     lo4, hi4 = bench.ratio_ci(np.tile(adaptive, 4), np.tile(balanced, 4))
     assert hi4 - lo4 < hi - lo
+
+
+@pytest.mark.parametrize("text,message", [
+    ('method,elo\n=HYPERLINK("x"),abc\nb/x,1500\n', "every elo must be a number"),
+    ("name,score\na,1\n", "needs the columns method and elo, got name, score"),
+    ("method,elo\na/x,1500\n", "needs at least 2 methods"),
+    ("method,elo\na/x,1500\na/x,1600\n", "distinct, non-empty names"),
+    ("method,elo\na/x,1500\nb/x,inf\n", "every elo must be finite"),
+])
+def test_bad_truth_file_is_a_one_line_usage_error(bench, capsys, tmp_path, text, message):
+    truth = tmp_path / "elo.csv"
+    truth.write_text(text, encoding="utf-8")
+    with pytest.raises(SystemExit) as exc:
+        bench.main(["--seeds", "1", "--truth", str(truth)])
+    assert exc.value.code == 2
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err
+
+
+def test_missing_truth_file_is_an_error_not_the_synthetic_scores(bench, capsys, tmp_path):
+    with pytest.raises(SystemExit) as exc:
+        bench.main(["--seeds", "1", "--truth", str(tmp_path / "nope.csv")])
+    assert exc.value.code == 2
+    assert "no such file" in capsys.readouterr().err
+
+
+def test_bad_answers_beside_the_truth_is_a_one_line_usage_error(bench, capsys, tmp_path):
+    truth = tmp_path / "elo.csv"
+    truth.write_text("method,elo\na/x,1500\nb/x,1600\n", encoding="utf-8")
+    (tmp_path / "answers.csv").write_text("methodA,answerValue\na/x,A\n", encoding="utf-8")
+    with pytest.raises(SystemExit) as exc:
+        bench.main(["--seeds", "1", "--truth", str(truth)])
+    assert exc.value.code == 2
+    assert "cannot fit the rater noise (KeyError" in capsys.readouterr().err
